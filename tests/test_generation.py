@@ -1,0 +1,150 @@
+import numpy as np
+import pytest
+
+from textgen_helpers.generation import FastGenerator, generate, generate_reference
+from textgen_helpers.model import build_model
+from textgen_helpers.runtime import import_tensorflow, set_seed
+from textgen_helpers.vocabulary import Vocabulary
+
+tf, keras = import_tensorflow()
+
+SEED_TEXT = "ROMEO:\nI "
+
+
+@pytest.fixture(scope="module")
+def seq2seq(trained):
+    return trained.model, trained.vocab, FastGenerator(trained.model, trained.vocab)
+
+
+@pytest.fixture(scope="module")
+def seq2one(shakespeare):
+    """The book's model with random weights, spread so that argmax ties cannot happen."""
+    set_seed(3)
+    vocab = Vocabulary.from_text(shakespeare.text)
+    model = build_model(len(vocab), "32,16", framing="seq2one")
+    rng = np.random.default_rng(0)
+    model.set_weights([w + rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()])
+    return model, vocab, FastGenerator(model, vocab)
+
+
+@pytest.mark.parametrize("which", ["seq2seq", "seq2one"])
+def test_at_temperature_zero_both_generators_write_the_same_text(which, request):
+    model, vocab, fast = request.getfixturevalue(which)
+    # Within the window the book's generator re-reads exactly the text the fast one has carried.
+    reference = generate_reference(model, vocab, SEED_TEXT, 30, 0.0, window=40)
+    assert fast(SEED_TEXT, 30, 0.0)[0] == reference
+    # With the whole text as its window, the book's generator agrees however long the text gets.
+    long_reference = generate_reference(model, vocab, SEED_TEXT, 70, 0.0, window=None)
+    assert fast(SEED_TEXT, 70, [0.0])[0] == long_reference
+
+
+def test_a_seed_longer_than_the_window_is_cut_to_its_last_window(seq2seq):
+    model, vocab, fast = seq2seq
+    long_seed = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n"
+    cut = fast(long_seed, 40, 0.0, window=40)[0]
+    assert cut == fast(long_seed[-40:], 40, 0.0)[0]
+    assert cut[:1] == generate_reference(model, vocab, long_seed, 1, 0.0, window=40)
+
+
+def test_a_seed_of_one_character_works(seq2seq):
+    _, _, fast = seq2seq
+    text = fast("T", 25, 0.5, seed=1)[0]
+    assert len(text) == 25
+
+
+def test_seed_text_with_unknown_characters_is_refused_naming_them_or_handled_on_request(seq2seq):
+    _, _, fast = seq2seq
+    with pytest.raises(ValueError, match="'é' \\(U\\+00E9"):
+        fast("Roméo", 10)
+    assert len(fast("Roméo", 10, unknown="skip")[0]) == 10
+    assert len(fast("Roméo", 10, unknown="replace")[0]) == 10
+
+
+def test_an_empty_seed_is_refused(seq2seq):
+    _, _, fast = seq2seq
+    with pytest.raises(ValueError, match="seed text is empty"):
+        fast("", 10)
+    with pytest.raises(ValueError, match="seed text must be a string"):
+        fast(None, 10)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(length=0), "length must be a positive"),
+    (dict(length=2.5), "length must be a positive"),
+    (dict(temperatures=-1), "temperature must be >= 0"),
+    (dict(temperatures=[0.5, float("nan")]), "finite"),
+    (dict(seed="x"), "seed must be an integer"),
+    (dict(window=0), "window must be a positive integer"),
+])
+def test_bad_generation_arguments_are_refused(seq2seq, kwargs, message):
+    _, _, fast = seq2seq
+    args = dict(length=10) | kwargs
+    with pytest.raises(ValueError, match=message):
+        fast(SEED_TEXT, **args)
+
+
+def test_the_same_seed_gives_the_same_text_and_another_seed_another(seq2seq):
+    _, _, fast = seq2seq
+    a = fast(SEED_TEXT, 200, [1.0], seed=5)
+    assert a == fast(SEED_TEXT, 200, [1.0], seed=5)
+    assert a != fast(SEED_TEXT, 200, [1.0], seed=6)
+
+
+def test_several_temperatures_come_out_of_one_call_each_as_if_alone(seq2seq):
+    _, _, fast = seq2seq
+    together = fast(SEED_TEXT, 150, [0.0, 0.25, 0.5, 0.75, 1.0], seed=9)
+    assert len(together) == 5 and all(len(t) == 150 for t in together)
+    for temperature, text in zip([0.0, 0.5, 1.0], [together[0], together[2], together[4]], strict=False):
+        assert fast(SEED_TEXT, 150, [temperature], seed=9)[0] == text
+    assert len(set(together)) > 2
+
+
+def test_generated_characters_follow_the_models_distribution(seq2seq):
+    model, vocab, fast = seq2seq
+    ids = vocab.encode(SEED_TEXT)[None]
+    probs = tf.nn.softmax(model(ids)[0, -1]).numpy()
+    draws = [fast(SEED_TEXT, 1, 1.0, seed=s)[0] for s in range(400)]
+    counts = np.bincount(vocab.encode("".join(draws)), minlength=len(vocab)) / 400
+    top = np.argsort(probs)[-3:]
+    np.testing.assert_allclose(counts[top], probs[top], atol=0.08)
+
+
+def test_the_generator_reads_the_weights_as_they_are_now(shakespeare):
+    set_seed(0)
+    vocab = Vocabulary.from_text(shakespeare.text)
+    model = build_model(len(vocab), "16")
+    fast = FastGenerator(model, vocab)
+    before = fast(SEED_TEXT, 40, 0.0)[0]
+    dense = model.get_layer("next_char")
+    bias = np.zeros(len(vocab), dtype="float32")
+    bias[vocab.chars.index("z")] = 100.0
+    dense.bias.assign(bias)
+    assert fast(SEED_TEXT, 40, 0.0)[0] == "z" * 40 != before
+
+
+def test_a_vocabulary_that_does_not_fit_the_model_is_refused(seq2seq):
+    model, _, _ = seq2seq
+    with pytest.raises(ValueError, match="predicts 65 characters but the vocabulary has 3"):
+        FastGenerator(model, Vocabulary("abc"))
+
+
+def test_models_of_other_shapes_are_sent_to_the_reference_generator():
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(5, 4)(inputs)
+    x = keras.layers.GRU(4, return_sequences=True)(x)
+    model = keras.Model(inputs, keras.layers.Dense(5)(x))
+    with pytest.raises(ValueError, match="generate_reference"):
+        FastGenerator(model, Vocabulary("abcde"))
+
+
+def test_generate_returns_a_string_for_one_temperature_and_a_list_for_several(seq2seq):
+    model, vocab, _ = seq2seq
+    one = generate(model, vocab, SEED_TEXT, 20, 0.5, seed=2)
+    several = generate(model, vocab, SEED_TEXT, 20, [0.5, 1.0], seed=2)
+    assert isinstance(one, str) and several[0] == one and len(several) == 2
+
+
+def test_the_reference_generator_samples_at_a_temperature_reproducibly(seq2seq):
+    model, vocab, _ = seq2seq
+    a = generate_reference(model, vocab, SEED_TEXT, 8, 1.0, rng=3)
+    assert a == generate_reference(model, vocab, SEED_TEXT, 8, 1.0, rng=3) and len(a) == 8

@@ -1,0 +1,130 @@
+import math
+
+import numpy as np
+import pytest
+
+from textgen_helpers.model import (
+    OneHot,
+    bits_to_nats,
+    build_model,
+    cudnn_blockers,
+    lstm_layers,
+    lstm_param_count,
+    model_framing,
+    nats_to_bits,
+    parse_layer_sizes,
+)
+from textgen_helpers.runtime import import_tensorflow
+
+tf, keras = import_tensorflow()
+
+
+@pytest.mark.parametrize("spec, sizes", [
+    ("128", [128]), ("128,128", [128, 128]), ("256, 128", [256, 128]), (" 64 ,32 ", [64, 32]),
+    (128, [128]), ([256, 128], [256, 128]), ((512,), [512]), (np.int64(16), [16]),
+])
+def test_layer_sizes_parse_from_strings_numbers_and_lists(spec, sizes):
+    assert parse_layer_sizes(spec) == sizes
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("", "empty"), ("   ", "empty"), ([], "empty"),
+    ("128,,x", "layer 2 is empty"), ("128,x", "layer 2 is 'x', not a whole number"),
+    ("0", "layer 1 has 0 units"), ("-5", "layer 1 has -5 units"), ("128,-5", "layer 2 has -5 units"),
+    ("12.5", "not a whole number"), ([128, 0.5], "layer 2 is 0.5"), (True, "must be numbers"),
+    ("128128", "more than 8192"), (None, "must be a string or a list"),
+])
+def test_bad_layer_sizes_are_refused_with_the_bad_part_named(spec, message):
+    with pytest.raises(ValueError, match=message) as err:
+        parse_layer_sizes(spec)
+    assert "'128,128'" in str(err.value) or "8192" in str(err.value)
+
+
+def test_the_books_model_is_sequence_to_one_with_a_softmax():
+    model = build_model(65, "128,128", framing="seq2one")
+    assert model_framing(model) == "seq2one"
+    assert tuple(model.inputs[0].shape) == (None, None, 65)
+    assert tuple(model.outputs[0].shape) == (None, 65)
+    assert [layer.return_sequences for layer in lstm_layers(model)] == [True, False]
+    assert model.layers[-1].activation is keras.activations.softmax
+    assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
+    assert isinstance(model.optimizer, keras.optimizers.RMSprop)
+    assert math.isclose(float(model.optimizer.learning_rate), 1e-2, rel_tol=1e-6)
+
+
+def test_the_sequence_to_sequence_model_predicts_every_position():
+    model = build_model(65, "256,128")
+    assert model_framing(model) == "seq2seq"
+    assert tuple(model.outputs[0].shape) == (None, None, 65)
+    assert [layer.return_sequences for layer in lstm_layers(model)] == [True, True]
+    assert isinstance(model.layers[1], OneHot)
+    logits = model(np.zeros((2, 7), dtype=np.int32))
+    assert tuple(logits.shape) == (2, 7, 65)
+
+
+@pytest.mark.parametrize("framing", ["seq2one", "seq2seq"])
+@pytest.mark.parametrize("spec", ["128", "128,128", "256,128"])
+def test_parameter_counts_match_the_lstm_formula(framing, spec):
+    sizes = parse_layer_sizes(spec)
+    model = build_model(65, spec, framing=framing)
+    inputs = [65] + sizes[:-1]
+    expected = sum(lstm_param_count(i, u) for i, u in zip(inputs, sizes, strict=False)) + sizes[-1] * 65 + 65
+    assert model.count_params() == expected
+    assert lstm_param_count(65, 128) == 4 * 128 * (65 + 128 + 1) == 99_328
+
+
+def test_an_untrained_model_scores_about_ln_v(shakespeare):
+    from textgen_helpers.vocabulary import Vocabulary
+
+    vocab = Vocabulary.from_text(shakespeare.text)
+    ids = vocab.encode(shakespeare.text[:4001])
+    model = build_model(len(vocab), "64")
+    loss = model.evaluate(ids[:-1].reshape(40, 100), ids[1:].reshape(40, 100), verbose=0)
+    assert abs(loss - math.log(65)) < 0.05  # 4.17 nats: a uniform guess over 65 characters
+
+
+def test_defaults_keep_every_lstm_eligible_for_cudnn():
+    model = build_model(65, "128,128", dropout=0.2)
+    assert all(cudnn_blockers(layer) == [] for layer in lstm_layers(model))
+    slow = keras.layers.LSTM(8, activation="relu", recurrent_dropout=0.1, unroll=True)
+    reasons = cudnn_blockers(slow)
+    assert any("tanh" in r for r in reasons) and any("recurrent_dropout" in r for r in reasons)
+    assert any("unroll" in r for r in reasons)
+
+
+def test_dropout_goes_in_separate_layers_and_an_embedding_can_replace_one_hot():
+    model = build_model(65, "32,32", dropout=0.25, embedding_dim=16)
+    names = [layer.name for layer in model.layers]
+    assert names == ["char_ids", "embedding", "lstm_1", "dropout_1", "lstm_2", "dropout_2", "next_char"]
+    assert all(layer.cell.dropout == 0 and layer.cell.recurrent_dropout == 0 for layer in lstm_layers(model))
+
+
+def test_the_one_hot_layer_survives_saving(tmp_path):
+    model = build_model(11, "8")
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, compile=False)
+    x = np.arange(10, dtype=np.int32)[None] % 11
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(vocab_size=1), "vocab_size must be an integer >= 2"),
+    (dict(vocab_size=65.0), "vocab_size"),
+    (dict(vocab_size=65, framing="seq2many"), "framing must be one of"),
+    (dict(vocab_size=65, dropout=1.0), "dropout must be in"),
+    (dict(vocab_size=65, learning_rate=0), "learning_rate must be a positive"),
+    (dict(vocab_size=65, learning_rate=float("nan")), "learning_rate must be a positive"),
+    (dict(vocab_size=65, optimizer="sgd"), "optimizer must be one of"),
+    (dict(vocab_size=65, clipnorm=-1.0), "clipnorm must be"),
+    (dict(vocab_size=65, framing="seq2one", embedding_dim=8), "needs framing='seq2seq'"),
+])
+def test_bad_model_arguments_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        build_model(**kwargs)
+
+
+def test_nats_and_bits_convert_by_ln_2():
+    assert nats_to_bits(math.log(2)) == pytest.approx(1.0)
+    assert nats_to_bits(math.log(65)) == pytest.approx(math.log2(65))
+    assert bits_to_nats(1.3) == pytest.approx(1.3 * math.log(2))

@@ -1,0 +1,77 @@
+"""Install files and the package's surface: what a new user meets before any model is trained."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import tomllib
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# pip name -> conda-forge name, where they differ
+CONDA_NAMES = {"pyyaml": "pyyaml"}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_environment_yml_names_the_same_packages_as_pyproject():
+    project = _pyproject()["project"]
+    wanted = {_name(r) for r in project["dependencies"]}
+    for extra in ("notebooks", "test"):
+        wanted |= {_name(r) for r in project["optional-dependencies"][extra]}
+    wanted = {CONDA_NAMES.get(n, n) for n in wanted}
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert environment["channels"] == ["conda-forge"]
+    conda = [d for d in environment["dependencies"] if isinstance(d, str)]
+    pip = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
+    assert "python=3.11" in conda and "-e ." in pip
+    named = {_name(d) for d in conda} - {"python", "pip"}
+    assert named == wanted, f"only in environment.yml: {named - wanted}; only in pyproject.toml: {wanted - named}"
+
+
+def test_the_package_depends_on_tensorflow_not_tensorflow_cpu():
+    names = {_name(r) for r in _pyproject()["project"]["dependencies"]}
+    assert "tensorflow" in names and "tensorflow-cpu" not in names
+
+
+def test_the_readme_test_command_is_what_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make start" in readme
+    assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test: ", makefile, re.M) and re.search(r"^start: ", makefile, re.M)
+
+
+def test_every_exported_name_resolves():
+    import textgen_helpers
+
+    for name in textgen_helpers.__all__:
+        assert getattr(textgen_helpers, name) is not None, name
+
+
+def test_the_cli_starts_without_importing_tensorflow():
+    code = "import sys, textgen_helpers.cli, textgen_helpers.corpus; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_importing_the_package_prints_nothing():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    result = subprocess.run([sys.executable, "-c", "import textgen_helpers as t; t.build_model(65)"],
+                            capture_output=True, text=True, env=env, check=True)
+    assert result.stdout == "" and result.stderr == ""
+
+
+def test_the_registry_ships_inside_the_package():
+    from importlib import resources
+
+    assert resources.files("textgen_helpers.data").joinpath("corpora.json").is_file()

@@ -1,0 +1,192 @@
+import math
+
+import numpy as np
+import pytest
+
+from textgen_helpers.model import build_model
+from textgen_helpers.runtime import import_tensorflow, set_seed
+from textgen_helpers.training import Checkpoint, TrainingConfig, evaluate_loss, train
+from textgen_helpers.vocabulary import Vocabulary
+from textgen_helpers.windows import split_train_validation
+
+tf, keras = import_tensorflow()
+
+QUICK = dict(sample_len=30, batch_size=32, examples_per_epoch=32 * 6, display_length=20)
+
+
+@pytest.fixture(scope="module")
+def text(shakespeare):
+    return shakespeare.text[:40_000]
+
+
+@pytest.fixture(scope="module")
+def vocab(shakespeare):
+    return Vocabulary.from_text(shakespeare.text)
+
+
+def test_training_reports_history_in_nats_and_bits_and_samples_at_four_temperatures(text, vocab):
+    set_seed(0)
+    run = train(build_model(len(vocab), "32"), vocab, text, epochs=2, verbose=0, **QUICK)
+    history = run.history
+    assert list(history.columns) == ["epoch", "loss", "val_loss", "loss_bits", "val_loss_bits", "seconds", "chars",
+                                     "chars_per_second"]
+    assert history["chars"].tolist() == [6 * 32 * 30] * 2  # steps x batch x positions predicted per window
+    assert history["epoch"].tolist() == [1, 2]
+    np.testing.assert_allclose(history["loss_bits"], history["loss"] / math.log(2))
+    np.testing.assert_allclose(history["val_loss_bits"], history["val_loss"] / math.log(2))
+    assert (history["seconds"] > 0).all() and (history["chars_per_second"] > 0).all()
+    assert run.samples["temperature"].tolist() == [0.0, 0.25, 0.5, 0.75] * 2
+    assert all(len(s) == 20 for s in run.samples["text"])
+    table = run.samples_table()
+    assert list(table.columns) == ["T = 0", "T = 0.25", "T = 0.5", "T = 0.75"] and list(table.index) == [1, 2]
+    assert not run.stopped_early and run.best_val_loss == history["val_loss"].min()
+
+
+def test_the_reported_validation_loss_is_the_loss_on_the_held_out_tail(text, vocab):
+    set_seed(0)
+    run = train(build_model(len(vocab), "16"), vocab, text, epochs=1, verbose=0, **QUICK)
+    _, val_ids = split_train_validation(vocab.encode(text), 0.1)
+    assert run.history["val_loss"].iloc[-1] == pytest.approx(evaluate_loss(run.model, val_ids, 30), rel=1e-5)
+
+
+def test_a_learnable_text_is_learned():
+    text = "the cat sat on the mat. " * 400
+    vocab = Vocabulary.from_text(text)
+    set_seed(0)
+    run = train(build_model(len(vocab), "32", learning_rate=1e-2), vocab, text, epochs=4, verbose=0,
+                sample_len=24, batch_size=32, examples_per_epoch=32 * 20, display_length=24, temperatures=[0])
+    assert run.history["val_loss"].iloc[0] < math.log(len(vocab))
+    assert run.history["val_loss"].iloc[-1] < 0.3  # nearly deterministic text: close to 0 nats
+    assert "the" in run.samples["text"].iloc[-1]
+
+
+def test_the_books_sequence_to_one_model_trains_too(text, vocab):
+    set_seed(0)
+    model = build_model(len(vocab), "16,16", framing="seq2one")
+    run = train(model, vocab, text, epochs=1, verbose=0, max_validation_windows=200, **QUICK)
+    assert len(run.history) == 1 and math.isfinite(run.history["val_loss"].iloc[0])
+    assert run.history["val_loss"].iloc[0] < math.log(65) + 0.2
+
+
+def test_a_time_budget_stops_training_early(text, vocab):
+    run = train(build_model(len(vocab), "16"), vocab, text, epochs=50, max_seconds=0.5, verbose=0,
+                **(QUICK | dict(examples_per_epoch=32 * 200)))
+    assert run.stopped_early and len(run.history) == 1
+
+
+def test_an_epoch_hook_sees_the_run_after_every_epoch(text, vocab):
+    seen = []
+    train(build_model(len(vocab), "16"), vocab, text, epochs=2, verbose=0,
+          on_epoch_end=lambda run: seen.append(len(run.history)), **QUICK)
+    assert seen == [1, 2]
+
+
+def test_keras_callbacks_see_the_validation_loss(text, vocab):
+    logged = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logged.append(logs["val_loss"])
+
+    run = train(build_model(len(vocab), "16"), vocab, text, epochs=1, verbose=0, callbacks=[Spy()], **QUICK)
+    assert logged == run.history["val_loss"].tolist()
+
+
+def test_verbose_training_prints_one_line_per_epoch_and_the_samples(text, vocab, capsys):
+    train(build_model(len(vocab), "16"), vocab, text, epochs=1, verbose=1, **QUICK)
+    out = capsys.readouterr().out
+    assert "epoch 1/1  loss " in out and " nats (" in out and "bits)" in out and "chars/s" in out
+    assert "T=0.25" in out
+
+
+class _StopAtEpoch(keras.callbacks.Callback):
+    """Simulates Ctrl-C in the middle of an epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == 2:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(text, vocab, tmp_path):
+    checkpoints = tmp_path / "ckpt"
+    set_seed(0)
+    model = build_model(len(vocab), "16", optimizer="adam", learning_rate=3e-3)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, vocab, text, epochs=4, checkpoint_dir=checkpoints, callbacks=[_StopAtEpoch(2)], verbose=0, **QUICK)
+    state = Checkpoint(checkpoints).load_state()
+    assert state["epoch"] == 2 and [p.name for p in checkpoints.glob("*.keras")] == ["epoch_0002.keras"]
+    saved = keras.saving.load_model(checkpoints / "epoch_0002.keras")
+
+    fresh = build_model(len(vocab), "16", optimizer="adam", learning_rate=3e-3)
+    run = train(fresh, vocab, text, epochs=2, checkpoint_dir=checkpoints, resume=True, verbose=0, **QUICK)
+    # epochs=2 is already done: the run only restores, so weights and optimizer match the checkpoint.
+    assert run.resumed_from_epoch == 2 and run.history["epoch"].tolist() == [1, 2]
+    for restored, original in zip(fresh.get_weights(), saved.get_weights(), strict=False):
+        np.testing.assert_array_equal(restored, original)
+    assert int(fresh.optimizer.iterations) == int(saved.optimizer.iterations) == 2 * 6
+    for restored, original in zip(fresh.optimizer.variables, saved.optimizer.variables, strict=False):
+        np.testing.assert_array_equal(np.asarray(restored), np.asarray(original))
+
+    run = train(fresh, vocab, text, epochs=4, checkpoint_dir=checkpoints, resume=True, verbose=0, **QUICK)
+    assert run.history["epoch"].tolist() == [1, 2, 3, 4]
+    assert int(fresh.optimizer.iterations) == 4 * 6
+    assert run.samples["epoch"].tolist() == [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4
+
+
+def test_resume_without_a_checkpoint_starts_from_epoch_one(text, vocab, tmp_path, capsys):
+    run = train(build_model(len(vocab), "16"), vocab, text, epochs=1, checkpoint_dir=tmp_path / "none",
+                resume=True, **QUICK)
+    assert run.resumed_from_epoch == 0 and len(run.history) == 1
+    assert "no checkpoint" in capsys.readouterr().out
+
+
+def test_a_checkpoint_from_another_model_or_vocabulary_is_refused(text, vocab, tmp_path):
+    checkpoints = tmp_path / "ckpt"
+    train(build_model(len(vocab), "16"), vocab, text, epochs=1, checkpoint_dir=checkpoints, verbose=0, **QUICK)
+    with pytest.raises(ValueError, match="LSTM sizes 16"):
+        train(build_model(len(vocab), "24"), vocab, text, epochs=2, checkpoint_dir=checkpoints, resume=True, verbose=0, **QUICK)
+    other = Vocabulary.from_text(text[:5000] + "~")
+    with pytest.raises(ValueError, match="different vocabulary"):
+        train(build_model(len(other), "16"), other, text[:5000] + "~" * 100, epochs=2, checkpoint_dir=checkpoints,
+              resume=True, verbose=0, **QUICK)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(epochs=0), ValueError, "epochs must be a positive integer"),
+    (dict(sample_len=0), ValueError, "sample_len must be a positive integer"),
+    (dict(batch_size=-3), ValueError, "batch_size must be a positive integer"),
+    (dict(examples_per_epoch=0), ValueError, "examples_per_epoch"),
+    (dict(validation_fraction=1.0), ValueError, "between 0 and 1"),
+    (dict(temperatures=[-1]), ValueError, "temperature must be >= 0"),
+    (dict(seed_text="Ωmega"), ValueError, "not in the vocabulary"),
+    (dict(learning_rat=0.1), TypeError, "unknown settings \\['learning_rat'\\]"),
+])
+def test_bad_training_settings_are_refused_before_training(text, vocab, kwargs, error, message):
+    args = dict(epochs=1, verbose=0) | kwargs
+    with pytest.raises(error, match=message):
+        train(build_model(len(vocab), "8"), vocab, text, **args)
+
+
+def test_a_text_shorter_than_a_window_is_refused(vocab):
+    with pytest.raises(ValueError, match="shorter than one window"):
+        train(build_model(len(vocab), "8"), vocab, "To be, or not to be" * 10, epochs=1, sample_len=60, verbose=0)
+
+
+def test_a_model_for_another_vocabulary_or_uncompiled_is_refused(text, vocab):
+    with pytest.raises(ValueError, match="build the model with vocab_size=len\\(vocab\\)"):
+        train(build_model(10, "8"), vocab, text, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match="not compiled"):
+        train(build_model(len(vocab), "8", compile=False), vocab, text, epochs=1, verbose=0)
+
+
+def test_config_round_trips_through_a_dict():
+    config = TrainingConfig(sample_len=40, temperatures=(0.5, 1.0))
+    again = TrainingConfig.from_dict(config.to_dict())
+    assert again == config and again.steps_per_epoch == 10_000 // 128

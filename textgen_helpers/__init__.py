@@ -1,0 +1,51 @@
+"""textgen_helpers: character-level text generation with stacked LSTMs in Keras 3.
+
+The functions the notebooks call, one module a concept::
+
+    corpus      load_corpus, registry                    the texts, fetched and verified
+    vocabulary  Vocabulary                               characters <-> integer ids
+    windows     onehot_windows, window_dataset, ...      cutting text into training examples
+    model       build_model, parse_layer_sizes, ...      stacked LSTMs
+    training    train, TrainingConfig, evaluate_loss     fit with curves, samples, checkpoints
+    sampling    sample, apply_temperature                temperature
+    generation  generate, FastGenerator, generate_reference
+    bundle      save_bundle, load_bundle                 a trained model you can share
+    runtime     set_seed, fast_mode, device_report       the notebook set-up
+
+Names are imported on first use, so ``textgen --help`` does not wait for TensorFlow.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "corpus": ["Corpus", "CorpusError", "load_corpus", "registry", "corpus_status", "clean_text"],
+    "vocabulary": ["Vocabulary"],
+    "windows": ["split_train_validation", "window_starts", "count_windows", "estimate_onehot_memory",
+                "onehot_windows", "random_onehot_windows", "window_dataset", "validation_windows"],
+    "model": ["build_model", "compile_model", "parse_layer_sizes", "lstm_param_count", "cudnn_blockers",
+              "nats_to_bits", "bits_to_nats", "OneHot"],
+    "training": ["train", "TrainingConfig", "TrainingRun", "evaluate_loss", "TimeBudget", "Checkpoint"],
+    "sampling": ["sample", "apply_temperature", "check_temperature", "BOOK_TEMPERATURES"],
+    "generation": ["generate", "generate_reference", "FastGenerator"],
+    "bundle": ["save_bundle", "load_bundle", "Bundle", "BundleError"],
+    "runtime": ["set_seed", "fast_mode", "device_report", "import_tensorflow"],
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'textgen_helpers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

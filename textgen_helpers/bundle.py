@@ -1,0 +1,232 @@
+"""Model bundles: a folder that holds everything needed to generate, and nothing of the corpus.
+
+::
+
+    my-model/
+      model.keras    the Keras model (architecture and weights)
+      vocab.json     the characters, in id order
+      config.json    layer sizes, framing, sample_len, corpus name and sha256, versions, history
+
+``load_bundle`` checks every part and that they fit together, so generating never needs the
+corpus and never silently uses the wrong vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .generation import FastGenerator
+from .model import (
+    OneHot,
+    format_layer_sizes,
+    lstm_layer_sizes,
+    model_framing,
+    model_vocab_size,
+)
+from .runtime import import_tensorflow
+from .vocabulary import Vocabulary
+
+tf, keras = import_tensorflow()
+
+MODEL_FILE, VOCAB_FILE, CONFIG_FILE = "model.keras", "vocab.json", "config.json"
+BUNDLE_FILES = (MODEL_FILE, VOCAB_FILE, CONFIG_FILE)
+BUNDLE_FORMAT = 1
+
+
+class BundleError(ValueError):
+    """A model bundle is incomplete, unreadable, or its parts do not fit together."""
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: ``model``, ``vocab`` and ``config``; ``generate()`` continues a seed text."""
+
+    path: Path
+    model: keras.Model
+    vocab: Vocabulary
+    config: dict
+    _generator: FastGenerator | None = field(default=None, repr=False)
+
+    @property
+    def sample_len(self) -> int:
+        return int(self.config["sample_len"])
+
+    @property
+    def framing(self) -> str:
+        return self.config["framing"]
+
+    @property
+    def lstm_layer_sizes(self) -> str:
+        return self.config["lstm_layer_sizes"]
+
+    @property
+    def default_seed_text(self) -> str:
+        """The seed text the model was sampled from during training (held-out text of its corpus)."""
+        return self.config.get("seed_text") or self.vocab.chars[0]
+
+    @property
+    def history(self) -> pd.DataFrame:
+        return pd.DataFrame(self.config.get("history") or [])
+
+    @property
+    def generator(self) -> FastGenerator:
+        if self._generator is None:
+            self._generator = FastGenerator(self.model, self.vocab)
+        return self._generator
+
+    def generate(self, seed_text: str | None = None, length: int = 200, temperature=0.5, *,
+                 seed: int = 0, unknown: str = "error") -> str | list[str]:
+        """Continue ``seed_text`` (default: :attr:`default_seed_text`) by ``length`` characters.
+
+        One temperature gives a string; a list of temperatures gives a list, one text each.
+        """
+        seed_text = self.default_seed_text if seed_text is None else seed_text
+        texts = self.generator(seed_text, length, temperature, seed=seed, window=self.sample_len, unknown=unknown)
+        return texts[0] if isinstance(temperature, (int, float, np.number)) else texts
+
+
+def save_bundle(
+    path: str | os.PathLike,
+    model: keras.Model,
+    vocab: Vocabulary,
+    *,
+    sample_len: int,
+    training: dict | None = None,
+    history: pd.DataFrame | None = None,
+    corpus=None,
+    seed_text: str | None = None,
+) -> Path:
+    """Write ``model``, ``vocab`` and their settings to the folder ``path`` (replaced atomically).
+
+    Args:
+        sample_len: the window length the model was trained on.
+        training: the training settings (``TrainingConfig.to_dict()``), kept for the record.
+        history: the training history DataFrame.
+        corpus: a :class:`~textgen_helpers.corpus.Corpus` (or a dict with name and sha256).
+        seed_text: the text the model was sampled from during training; the default seed.
+    """
+    if model_vocab_size(model) != len(vocab):
+        raise BundleError(f"the model predicts {model_vocab_size(model)} characters but the vocabulary has {len(vocab)}; save the vocabulary the model was trained with")
+    from . import __version__
+
+    if corpus is not None and not isinstance(corpus, dict):
+        corpus = {"name": corpus.name, "sha256": corpus.sha256, "characters": len(corpus.text)}
+    config = {
+        "format": BUNDLE_FORMAT,
+        "lstm_layer_sizes": format_layer_sizes(lstm_layer_sizes(model)),
+        "framing": model_framing(model),
+        "vocab_size": len(vocab),
+        "sample_len": int(sample_len),
+        "embedding_dim": _embedding_dim(model),
+        "dropout": _dropout(model),
+        "parameters": int(model.count_params()),
+        "seed_text": seed_text,
+        "corpus": corpus,
+        "training": training,
+        "versions": {"textgen_helpers": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+                     "python": platform.python_version()},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "history": [] if history is None else _records(history),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        model.save(staging / MODEL_FILE)
+        vocab.save(staging / VOCAB_FILE)
+        (staging / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(staging, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def load_bundle(path: str | os.PathLike) -> Bundle:
+    """Load and check a bundle folder written by :func:`save_bundle` (or ``textgen train --save-path``)."""
+    path = Path(path)
+    if not path.is_dir():
+        what = "is a file, not a bundle folder" if path.exists() else "does not exist"
+        raise FileNotFoundError(f"model bundle {path} {what}; train one with `textgen train CORPUS --save-path {path}`")
+    missing = [name for name in BUNDLE_FILES if not (path / name).is_file()]
+    if missing:
+        raise BundleError(f"model bundle {path} is missing {', '.join(missing)}; a bundle needs {', '.join(BUNDLE_FILES)} (save_bundle() writes all three)")
+    try:
+        config = json.loads((path / CONFIG_FILE).read_text("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BundleError(f"{path / CONFIG_FILE} is not valid JSON ({err})") from None
+    for key in ("format", "lstm_layer_sizes", "framing", "vocab_size", "sample_len"):
+        if key not in config:
+            raise BundleError(f"{path / CONFIG_FILE} has no {key!r}; it was not written by save_bundle()")
+    if config["format"] > BUNDLE_FORMAT:
+        raise BundleError(f"model bundle {path} has format {config['format']}, newer than this textgen_helpers reads ({BUNDLE_FORMAT}); upgrade textgen-helpers")
+    try:
+        vocab = Vocabulary.load(path / VOCAB_FILE)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise BundleError(f"{path / VOCAB_FILE}: {err}") from None
+    try:
+        model = keras.saving.load_model(path / MODEL_FILE, compile=False, custom_objects={"OneHot": OneHot})
+    except Exception as err:  # noqa: BLE001 - Keras raises many types for a damaged file
+        raise BundleError(f"{path / MODEL_FILE} could not be loaded as a Keras model: {err}") from None
+    _check_fits(path, model, vocab, config)
+    return Bundle(path=path, model=model, vocab=vocab, config=config)
+
+
+def _check_fits(path: Path, model: keras.Model, vocab: Vocabulary, config: dict) -> None:
+    problems = []
+    if model_vocab_size(model) != len(vocab):
+        problems.append(f"the model predicts {model_vocab_size(model)} characters but vocab.json lists {len(vocab)}")
+    input_size = _input_vocab_size(model)
+    if input_size is not None and input_size != len(vocab):
+        problems.append(f"the model reads {input_size} characters but vocab.json lists {len(vocab)}")
+    if config["vocab_size"] != len(vocab):
+        problems.append(f"config.json says {config['vocab_size']} characters but vocab.json lists {len(vocab)}")
+    if config["framing"] != model_framing(model):
+        problems.append(f"config.json says {config['framing']} but the model is {model_framing(model)}")
+    if config["lstm_layer_sizes"] != format_layer_sizes(lstm_layer_sizes(model)):
+        problems.append(f"config.json says LSTM sizes {config['lstm_layer_sizes']} but the model has {format_layer_sizes(lstm_layer_sizes(model))}")
+    if problems:
+        raise BundleError(f"model bundle {path} does not fit together: {'; '.join(problems)}. Its files come from different runs; save the bundle again from one run.")
+
+
+def _input_vocab_size(model: keras.Model) -> int | None:
+    for layer in model.layers:
+        if isinstance(layer, OneHot):
+            return layer.num_classes
+        if isinstance(layer, keras.layers.Embedding):
+            return layer.input_dim
+    if model_framing(model) == "seq2one":
+        return int(model.inputs[0].shape[-1])
+    return None
+
+
+def _embedding_dim(model: keras.Model) -> int | None:
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Embedding):
+            return int(layer.output_dim)
+    return None
+
+
+def _dropout(model: keras.Model) -> float:
+    rates = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    return float(rates[0]) if rates else 0.0
+
+
+def _records(history: pd.DataFrame) -> list[dict]:
+    return json.loads(history.to_json(orient="records"))

@@ -1,0 +1,279 @@
+"""The ``textgen`` command: list corpora, train a model, generate from a bundle.
+
+It mirrors the original TensorFlow.js example's ``yarn train`` and ``yarn gen`` (the camelCase
+flags work too) and calls the same functions the notebooks call::
+
+    textgen corpora
+    textgen train shakespeare --lstm-layer-size 128,128 --epochs 120 --save-path models/shakespeare
+    textgen generate models/shakespeare --length 200 --temperature 0.5
+
+A bad argument prints one line on stderr and exits with status 2; a problem found while running
+(a missing corpus, a damaged bundle) prints one line and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EXIT_USAGE, EXIT_FAILURE, EXIT_INTERRUPTED = 2, 1, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line: what was wrong and where to read more."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print(f"\n{args.prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, FileNotFoundError, MemoryError, OSError) as err:
+        print(f"{args.prog}: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="textgen", description="Character-level text generation with stacked LSTMs (Keras 3).")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    corpora = commands.add_parser("corpora", help="list the named corpora and whether each is cached or mirrored",
+                                  description="List the named corpora and whether each is cached or in the mirror.")
+    corpora.set_defaults(run=_corpora, prog="textgen corpora")
+
+    train = commands.add_parser(
+        "train", help="train a model on a corpus and save it as a bundle",
+        description="Train a stacked-LSTM model on a named corpus or a text file, printing the loss and "
+                    "samples at several temperatures after every epoch (like `yarn train`).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    train.add_argument("corpus", metavar="CORPUS_OR_PATH", help="a corpus name (see `textgen corpora`) or a text file")
+    train.add_argument("--lstm-layer-size", "--lstmLayerSize", dest="lstm_layer_size", type=_layer_sizes, default="128,128",
+                       help="units of each LSTM, bottom first, comma-separated")
+    train.add_argument("--epochs", type=_positive_int, default=120, help="epochs to train in all (counting resumed ones)")
+    train.add_argument("--sample-len", "--sampleLen", dest="sample_len", type=_positive_int, default=60,
+                       help="characters per training window")
+    train.add_argument("--sample-step", "--sampleStep", dest="sample_step", type=_positive_int, default=3,
+                       help="characters between the starts of windows")
+    train.add_argument("--learning-rate", "--learningRate", dest="learning_rate", type=_positive_float, default=1e-2)
+    train.add_argument("--examples-per-epoch", "--examplesPerEpoch", dest="examples_per_epoch", type=_positive_int,
+                       default=10_000, help="windows drawn at random for each epoch")
+    train.add_argument("--batch-size", "--batchSize", dest="batch_size", type=_positive_int, default=128)
+    train.add_argument("--validation-split", "--validationSplit", dest="validation_split", type=_fraction, default=0.1,
+                       help="fraction of the text, at its end, held out for validation")
+    train.add_argument("--display-length", "--displayLength", dest="display_length", type=_non_negative_int, default=120,
+                       help="characters generated at each temperature after every epoch (0: none)")
+    train.add_argument("--temperatures", type=_temperatures, default="0,0.25,0.5,0.75",
+                       help="temperatures sampled after every epoch")
+    train.add_argument("--seed-text", dest="seed_text", default=None,
+                       help="text the samples continue (default: the first window of the validation text)")
+    train.add_argument("--framing", choices=["seq2seq", "seq2one"], default="seq2seq",
+                       help="seq2seq predicts every position (fast); seq2one is the book's one character per window")
+    train.add_argument("--dropout", type=_dropout, default=0.0, help="dropout after each LSTM")
+    train.add_argument("--embedding-dim", dest="embedding_dim", type=_positive_int, default=None,
+                       help="learn an embedding of this size instead of one-hot inputs (seq2seq only)")
+    train.add_argument("--optimizer", choices=["rmsprop", "adam"], default="rmsprop")
+    train.add_argument("--clipnorm", type=_positive_float, default=None, help="clip gradients to this global norm")
+    train.add_argument("--max-minutes", dest="max_minutes", type=_positive_float, default=None,
+                       help="stop after this many minutes of training")
+    train.add_argument("--seed", type=int, default=0, help="random seed")
+    train.add_argument("--save-path", "--savePath", dest="save_path", type=Path, default=None,
+                       help="folder to write the model bundle to")
+    train.add_argument("--checkpoint-dir", dest="checkpoint_dir", type=Path, default=None,
+                       help="folder for per-epoch checkpoints (default: SAVE_PATH-checkpoint)")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint if there is one")
+    train.add_argument("--quiet", action="store_true", help="print only the final summary")
+    train.set_defaults(run=_train, prog="textgen train")
+
+    gen = commands.add_parser(
+        "generate", aliases=["gen"], help="generate text from a saved model bundle",
+        description="Generate text from a model bundle (like `yarn gen`); the corpus is not needed.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    gen.add_argument("bundle", metavar="BUNDLE", type=Path, help="a folder written by `textgen train --save-path`")
+    gen.add_argument("--length", "--genLength", dest="length", type=_positive_int, default=200, help="characters to generate")
+    gen.add_argument("--temperature", type=_temperature, default=0.5, help="0 is greedy; 1 samples the model as it is")
+    gen.add_argument("--temperatures", type=_temperatures, default=None,
+                     help="several temperatures at once, comma-separated (overrides --temperature)")
+    gen.add_argument("--seed-text", dest="seed_text", default=None, help="text to continue (default: the bundle's seed text)")
+    gen.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same text")
+    gen.add_argument("--unknown", choices=["error", "skip", "replace"], default="error",
+                     help="what to do with seed characters the model does not know")
+    gen.set_defaults(run=_generate, prog="textgen generate")
+    return parser
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+def _corpora(args) -> int:
+    from .corpus import corpus_status, data_dir
+
+    rows = corpus_status()
+    print(f"{'name':<15} {'size':>10}  {'language':<8}  {'cached':<6}  {'mirror':<6}  title")
+    for row in rows:
+        print(f"{row['name']:<15} {row['bytes'] / 1e6:>7.2f} MB  {row['language']:<8}  "
+              f"{'yes' if row['cached'] else 'no':<6}  {'yes' if row['mirrored'] else 'no':<6}  {row['title']}")
+    print(f"\ncache: {data_dir()}  (set TEXTGEN_DATA_DIR to move it; TEXTGEN_CORPUS_MIRROR names a local mirror)")
+    return 0
+
+
+def _train(args) -> int:
+    from .bundle import save_bundle
+    from .corpus import load_corpus
+    from .model import build_model, format_layer_sizes, nats_to_bits
+    from .runtime import device_report, set_seed
+    from .training import TrainingConfig, train
+    from .vocabulary import Vocabulary
+
+    checkpoint_dir = args.checkpoint_dir
+    if checkpoint_dir is None and args.save_path is not None:
+        checkpoint_dir = args.save_path.with_name(args.save_path.name + "-checkpoint")
+    if args.resume and checkpoint_dir is None:
+        raise ValueError("--resume needs --save-path or --checkpoint-dir to find the checkpoint")
+    config = TrainingConfig(sample_len=args.sample_len, sample_step=args.sample_step, batch_size=args.batch_size,
+                            examples_per_epoch=args.examples_per_epoch, validation_fraction=args.validation_split,
+                            seed_text=args.seed_text, temperatures=tuple(args.temperatures),
+                            display_length=args.display_length, seed=args.seed)
+    corpus = load_corpus(args.corpus)
+    vocab = Vocabulary.from_text(corpus.text)
+    if args.seed_text is not None:
+        vocab.encode(args.seed_text)  # fail now, not after the first epoch, on unknown characters
+    set_seed(args.seed)
+    model = build_model(len(vocab), args.lstm_layer_size, framing=args.framing, embedding_dim=args.embedding_dim,
+                        dropout=args.dropout, learning_rate=args.learning_rate, optimizer=args.optimizer,
+                        clipnorm=args.clipnorm)
+    if not args.quiet:
+        print(f"corpus {corpus.name}: {len(corpus.text):,} characters, {len(vocab)} distinct; "
+              f"model {args.framing} {format_layer_sizes(args.lstm_layer_size)} ({model.count_params():,} parameters) "
+              f"on {device_report()['device']}")
+    started = time.perf_counter()
+    try:
+        run = train(model, vocab, corpus.text, epochs=args.epochs, config=config, checkpoint_dir=checkpoint_dir,
+                    resume=args.resume, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+                    verbose=0 if args.quiet else 1)
+    except KeyboardInterrupt:
+        if checkpoint_dir is not None:
+            print(f"\ninterrupted; continue from the last finished epoch with the same command and --resume "
+                  f"(checkpoint: {checkpoint_dir})", file=sys.stderr)
+        raise
+    minutes = (time.perf_counter() - started) / 60
+    if len(run.history):
+        last = run.history.iloc[-1]
+        print(f"trained {int(last['epoch'])} epochs in {minutes:.1f} min: best validation loss "
+              f"{run.best_val_loss:.3f} nats/char ({nats_to_bits(run.best_val_loss):.2f} bits/char)")
+    if args.save_path is not None:
+        save_bundle(args.save_path, run.model, vocab, sample_len=args.sample_len, training=config.to_dict(),
+                    history=run.history, corpus=corpus, seed_text=run.seed_text)
+        print(f"saved the model bundle to {args.save_path}; generate with: textgen generate {args.save_path}")
+    return 0
+
+
+def _generate(args) -> int:
+    from .bundle import load_bundle
+
+    bundle = load_bundle(args.bundle)
+    temperatures = args.temperatures if args.temperatures is not None else [args.temperature]
+    texts = bundle.generate(args.seed_text, args.length, temperatures, seed=args.seed, unknown=args.unknown)
+    if len(texts) == 1:
+        print(texts[0])
+    else:
+        for temperature, text in zip(temperatures, texts, strict=False):
+            print(f"--- temperature {temperature:g} ---\n{text}\n")
+    return 0
+
+
+# --- argument types: each raises ArgumentTypeError with what was wrong ---------------------------
+
+def _layer_sizes(value: str) -> list[int]:
+    from .model import parse_layer_sizes
+
+    try:
+        return parse_layer_sizes(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _temperature(value: str) -> float:
+    from .sampling import check_temperature
+
+    try:
+        return check_temperature(_number(value, "temperature"))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _temperatures(value: str) -> list[float]:
+    from .sampling import check_temperatures
+
+    try:
+        return check_temperatures(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}")
+    return number
+
+
+def _non_negative_int(value: str) -> int:
+    if value.strip() == "0":
+        return 0
+    return _positive_int(value)
+
+
+def _positive_float(value: str) -> float:
+    number = _number(value, "value")
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    return number
+
+
+def _fraction(value: str) -> float:
+    number = _number(value, "fraction")
+    if not 0 < number < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, such as 0.1, got {value!r}")
+    return number
+
+
+def _dropout(value: str) -> float:
+    number = _number(value, "dropout")
+    if not 0 <= number < 1:
+        raise argparse.ArgumentTypeError(f"expected a dropout rate in [0, 1), such as 0.2, got {value!r}")
+    return number
+
+
+def _number(value: str, what: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number for the {what}, got {value!r}") from None
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

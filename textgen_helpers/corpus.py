@@ -1,0 +1,314 @@
+"""Corpora: the registry of named public-domain texts, and a loader that fetches and verifies them.
+
+``load_corpus("shakespeare")`` looks for the file in three places, in order:
+
+1. the cache folder (``TEXTGEN_DATA_DIR``, default ``~/.cache/textgen``);
+2. a local mirror (``TEXTGEN_CORPUS_MIRROR``: a folder, or a URL base such as ``https://host/corpora``);
+3. the corpus's public URL, downloaded with a progress bar.
+
+Whatever it finds is checked against the registry's byte size and sha256 before it is used, and is
+written to the cache atomically (a temporary file, then a rename), so an interrupted download or a
+bad checksum never leaves a half-written file behind. Any local file path works too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+DATA_DIR_ENV = "TEXTGEN_DATA_DIR"
+MIRROR_ENV = "TEXTGEN_CORPUS_MIRROR"
+DEFAULT_CORPUS = "shakespeare"
+DOWNLOAD_TIMEOUT_S = 30
+
+
+class CorpusError(ValueError):
+    """A corpus could not be found, fetched, verified or decoded."""
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    """One entry of the registry in ``data/corpora.json``."""
+
+    name: str
+    filename: str
+    url: str
+    bytes: int
+    sha256: str
+    language: str
+    title: str
+    public_domain: str
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A loaded text and where it came from.
+
+    ``sha256`` is of the raw file, before cleaning, so a model bundle can name exactly what it
+    was trained on.
+    """
+
+    name: str
+    text: str
+    path: Path
+    sha256: str
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+
+def registry() -> dict[str, CorpusInfo]:
+    """The named corpora, from the registry file shipped with the package."""
+    raw = json.loads(resources.files("textgen_helpers.data").joinpath("corpora.json").read_text("utf-8"))
+    return {name: CorpusInfo(name=name, **entry) for name, entry in raw["corpora"].items()}
+
+
+def data_dir() -> Path:
+    """The cache folder for downloaded corpora: ``$TEXTGEN_DATA_DIR`` or ``~/.cache/textgen``."""
+    configured = os.environ.get(DATA_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "textgen"
+
+
+def corpus_status(mirror: str | None = None, cache_dir: str | os.PathLike | None = None) -> list[dict]:
+    """One row per named corpus: name, size, language, whether it is cached or in the mirror."""
+    mirror = _mirror(mirror)
+    cache = Path(cache_dir) if cache_dir is not None else data_dir()
+    rows = []
+    for info in registry().values():
+        cached = (cache / info.filename).is_file()
+        mirrored = mirror is not None and not _is_url(mirror) and (Path(mirror) / info.filename).is_file()
+        rows.append({"name": info.name, "bytes": info.bytes, "language": info.language,
+                     "cached": cached, "mirrored": mirrored, "title": info.title})
+    return rows
+
+
+def load_corpus(
+    name_or_path: str | os.PathLike = DEFAULT_CORPUS,
+    *,
+    clean: bool = True,
+    encoding: str = "utf-8",
+    cache_dir: str | os.PathLike | None = None,
+    mirror: str | None = None,
+    progress: bool = True,
+) -> Corpus:
+    """Load a named corpus (fetching and verifying it if needed) or a local text file.
+
+    Args:
+        name_or_path: a registry name (``textgen corpora`` lists them) or a path to a text file.
+        clean: turn CRLF into LF and strip a Project Gutenberg header and footer if present.
+        encoding: how to decode the file; named corpora are UTF-8.
+        cache_dir: the cache folder (default: ``$TEXTGEN_DATA_DIR`` or ``~/.cache/textgen``).
+        mirror: a folder or URL base holding the registry's filenames
+            (default: ``$TEXTGEN_CORPUS_MIRROR``).
+        progress: show a progress bar while downloading.
+
+    Raises:
+        FileNotFoundError: a path that does not exist, or an unknown name.
+        CorpusError: offline with no mirror, checksum mismatch, not decodable, or empty.
+    """
+    known = registry()
+    key = os.fspath(name_or_path)
+    if key in known:
+        info = known[key]
+        path = fetch(info, cache_dir=cache_dir, mirror=mirror, progress=progress)
+        name, digest = info.name, info.sha256
+    else:
+        path = Path(key).expanduser()
+        if not path.is_file():
+            what = "is a folder, not a file" if path.is_dir() else "does not exist"
+            raise FileNotFoundError(
+                f"corpus {key!r} {what}. Give a path to a text file or one of the named corpora: "
+                f"{', '.join(sorted(known))}."
+            )
+        name, digest = path.stem, _sha256(path)
+    text = decode_text(path.read_bytes(), source=str(path), encoding=encoding)
+    if clean:
+        text = clean_text(text)
+        if not text.strip():
+            raise CorpusError(f"corpus {key!r} ({path}) holds no text once its Gutenberg header and footer are removed; pass clean=False to keep them.")
+    return Corpus(name=name, text=text, path=path, sha256=digest)
+
+
+def fetch(
+    info: CorpusInfo,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    mirror: str | None = None,
+    progress: bool = True,
+) -> Path:
+    """Return the verified cached file for ``info``, copying or downloading it first if needed."""
+    cache = Path(cache_dir) if cache_dir is not None else data_dir()
+    target = cache / info.filename
+    if target.is_file():
+        if _matches(target, info):
+            return target
+        # A damaged cache entry is replaced below, atomically; the old file stays until then.
+    mirror = _mirror(mirror)
+    problems = []
+    if mirror is not None:
+        source = _join(mirror, info.filename)
+        try:
+            _copy_verified(source, target, info, progress=progress)
+            return target
+        except (OSError, urllib.error.URLError) as err:
+            problems.append(f"mirror {source}: {_reason(err)}")
+    try:
+        _copy_verified(info.url, target, info, progress=progress)
+        return target
+    except (OSError, urllib.error.URLError) as err:
+        problems.append(f"{info.url}: {_reason(err)}")
+    raise CorpusError(
+        f"could not fetch corpus {info.name!r} ({'; '.join(problems)}). If this machine is offline, "
+        f"put {info.filename} in a folder and set {MIRROR_ENV}=/that/folder (a URL base works too), "
+        f"or pass the file's path to load_corpus() instead of the name."
+    )
+
+
+def decode_text(data: bytes, *, source: str = "corpus", encoding: str = "utf-8") -> str:
+    """Decode bytes, with an error that names the bad byte offset and a likely encoding."""
+    if not data:
+        raise CorpusError(f"{source} is empty: a corpus needs at least one window of text to train on.")
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as err:
+        hint = _guess_encoding(data)
+        raise CorpusError(
+            f"{source} is not valid {encoding}: byte 0x{data[err.start]:02x} at offset {err.start} "
+            f"cannot be decoded. {hint}"
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text:
+        raise CorpusError(f"{source} is empty: a corpus needs at least one window of text to train on.")
+    return text
+
+
+_GUTENBERG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG EBOOK.*$", re.M | re.I)
+_GUTENBERG_END = re.compile(r"^\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG EBOOK.*$", re.M | re.I)
+_GUTENBERG_END_NOTE = re.compile(r"^End of (the )?Project Gutenberg", re.M | re.I)
+
+
+def clean_text(text: str) -> str:
+    """Normalise line endings to LF and strip a Project Gutenberg header and footer if present."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    start = _GUTENBERG_START.search(text)
+    if start:
+        text = text[start.end():]
+    end = _GUTENBERG_END.search(text)
+    if end:
+        body = text[: end.start()]
+        # "End of Project Gutenberg's ..." sits a few lines above the *** END marker.
+        notes = list(_GUTENBERG_END_NOTE.finditer(body))
+        if notes and body.count("\n", notes[-1].start()) <= 5:
+            body = body[: notes[-1].start()]
+        text = body
+    if start or end:
+        text = text.strip("\n") + "\n"
+    return text
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _mirror(mirror: str | None) -> str | None:
+    value = mirror if mirror is not None else os.environ.get(MIRROR_ENV)
+    return value or None
+
+
+def _is_url(location: str) -> bool:
+    return bool(re.match(r"^[a-z][a-z0-9+.-]*://", location, re.I))
+
+
+def _join(base: str, filename: str) -> str:
+    if _is_url(base):
+        return base.rstrip("/") + "/" + filename
+    return str(Path(base).expanduser() / filename)
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
+        return f"unreachable ({err.reason})"
+    if isinstance(err, FileNotFoundError):
+        return "no such file"
+    return str(err)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _matches(path: Path, info: CorpusInfo) -> bool:
+    return path.stat().st_size == info.bytes and _sha256(path) == info.sha256
+
+
+def _copy_verified(source: str, target: Path, info: CorpusInfo, *, progress: bool) -> None:
+    """Stream ``source`` (a path or URL) into ``target`` via a temporary file, verifying it first."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{info.filename}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        size = 0
+        with os.fdopen(fd, "wb") as out, _open_source(source) as src:
+            bar = _progress_bar(info, source, enabled=progress and _is_url(source))
+            try:
+                for block in iter(lambda: src.read(1 << 16), b""):
+                    out.write(block)
+                    digest.update(block)
+                    size += len(block)
+                    if bar is not None:
+                        bar.update(len(block))
+            finally:
+                if bar is not None:
+                    bar.close()
+            out.flush()
+            os.fsync(out.fileno())
+        if size != info.bytes or digest.hexdigest() != info.sha256:
+            raise CorpusError(
+                f"{source} does not match the registry entry for {info.name!r}: got {size:,} bytes with "
+                f"sha256 {digest.hexdigest()}, expected {info.bytes:,} bytes with sha256 {info.sha256}. "
+                f"The file may be damaged or a different edition; nothing was saved."
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _open_source(source: str):
+    if _is_url(source):
+        request = urllib.request.Request(source, headers={"User-Agent": "textgen-helpers"})
+        return urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S)
+    return open(source, "rb")
+
+
+def _progress_bar(info: CorpusInfo, source: str, *, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=info.bytes, unit="B", unit_scale=True, desc=f"downloading {info.name}")
+
+
+def _guess_encoding(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        guess = "utf-16"
+    else:
+        high = [b for b in data[:200_000] if b >= 0x80]
+        # Cyrillic single-byte encodings put most letters in 0xC0-0xFF; Western ones use few.
+        guess = "cp1251" if high and sum(b >= 0xC0 for b in high) > 0.7 * len(high) and len(high) > 100 else "cp1252"
+    return (f"It may be {guess}: pass encoding={guess!r}, or convert the file with "
+            f"`iconv -f {guess} -t utf-8 FILE > FILE.utf8`.")

@@ -1,0 +1,224 @@
+"""Models: stacked LSTMs that predict the next character.
+
+``build_model(65, "128,128", framing="seq2one")`` is the book's model: one-hot windows
+``[B, T, V]`` -> LSTM(128, return_sequences=True) -> LSTM(128) -> Dense(V, softmax), trained with
+categorical cross-entropy and RMSprop. ``framing="seq2seq"`` (the default) keeps
+``return_sequences`` on every LSTM and predicts the next character at every position:
+integer windows ``[B, T]`` -> one-hot (in the graph) or an embedding -> LSTMs -> Dense(V) logits
+``[B, T, V]``, trained with sparse cross-entropy from logits.
+
+Every LSTM keeps Keras's defaults (tanh, sigmoid, no recurrent dropout, not unrolled, with bias),
+so on a GPU Keras runs it with the cuDNN kernel; dropout goes in separate layers between them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from .runtime import import_tensorflow
+from .windows import FRAMINGS
+
+tf, keras = import_tensorflow()
+
+NATS_PER_BIT = math.log(2)
+OPTIMIZERS = ("rmsprop", "adam")
+MAX_LAYER_SIZE = 8192
+
+
+def parse_layer_sizes(spec: str | int | Sequence[int]) -> list[int]:
+    """``"128,128"`` -> ``[128, 128]``; also accepts ``"256, 128"``, ``128`` or ``[256, 128]``.
+
+    Raises ValueError naming the bad part for ``""``, ``"128,,x"``, ``"0"``, ``"-5"`` and the like.
+    """
+    example = "use comma-separated positive integers such as '128' or '128,128'"
+    if isinstance(spec, bool):
+        raise ValueError(f"LSTM layer sizes must be numbers, got {spec!r}; {example}")
+    if isinstance(spec, (int, np.integer)):
+        parts: list = [spec]
+    elif isinstance(spec, str):
+        if not spec.strip():
+            raise ValueError(f"LSTM layer sizes are empty; {example}")
+        parts = [p.strip() for p in spec.split(",")]
+    elif isinstance(spec, Sequence):
+        parts = list(spec)
+        if not parts:
+            raise ValueError(f"LSTM layer sizes are empty; {example}")
+    else:
+        raise ValueError(f"LSTM layer sizes must be a string or a list of integers, got {spec!r}; {example}")
+    sizes = []
+    for position, part in enumerate(parts, start=1):
+        if isinstance(part, str):
+            if part == "":
+                raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} is empty; {example}")
+            if not part.lstrip("+-").isdigit():
+                raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} is {part!r}, not a whole number; {example}")
+            part = int(part)
+        if isinstance(part, bool) or not isinstance(part, (int, np.integer)):
+            raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} is {part!r}, not a whole number; {example}")
+        if part < 1:
+            raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} has {part} units; every layer needs at least 1 ({example})")
+        if part > MAX_LAYER_SIZE:
+            raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} has {part} units, more than {MAX_LAYER_SIZE}; did you mean a comma-separated list? ({example})")
+        sizes.append(int(part))
+    return sizes
+
+
+def format_layer_sizes(sizes: Sequence[int]) -> str:
+    """``[128, 128]`` -> ``"128,128"`` (the spelling the CLI and bundles use)."""
+    return ",".join(str(int(s)) for s in sizes)
+
+
+@keras.saving.register_keras_serializable(package="textgen")
+class OneHot(keras.layers.Layer):
+    """Integer ids ``[B, T]`` -> one-hot ``[B, T, V]`` float, inside the graph (no stored windows)."""
+
+    def __init__(self, num_classes: int, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes = int(num_classes)
+
+    def call(self, ids):
+        return keras.ops.one_hot(keras.ops.cast(ids, "int32"), self.num_classes, dtype=self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.num_classes)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
+
+
+def build_model(
+    vocab_size: int,
+    lstm_layer_sizes: str | Sequence[int] = "128,128",
+    *,
+    framing: str = "seq2seq",
+    embedding_dim: int | None = None,
+    dropout: float = 0.0,
+    learning_rate: float = 1e-2,
+    optimizer: str = "rmsprop",
+    clipnorm: float | None = None,
+    compile: bool = True,
+) -> keras.Model:
+    """A stacked-LSTM next-character model, compiled and ready to ``fit``.
+
+    Args:
+        vocab_size: V, the number of characters.
+        lstm_layer_sizes: units per LSTM, bottom first: ``"128,128"``, ``"256,128"``, ``[512]``...
+        framing: ``"seq2one"`` (the book's: one-hot ``[B, T, V]`` in, softmax ``[B, V]`` out) or
+            ``"seq2seq"`` (ids ``[B, T]`` in, logits ``[B, T, V]`` out).
+        embedding_dim: seq2seq only; None feeds one-hot vectors (as the book does), a number
+            learns an embedding of that size instead.
+        dropout: rate of the Dropout layers after each LSTM (0 = none).
+        learning_rate, optimizer, clipnorm: ``rmsprop`` (the book's) or ``adam``, with gradient
+            clipping by global norm when ``clipnorm`` is set.
+    """
+    sizes = parse_layer_sizes(lstm_layer_sizes)
+    _check_vocab_size(vocab_size)
+    if framing not in FRAMINGS:
+        raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
+    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    if embedding_dim is not None and (framing == "seq2one" or int(embedding_dim) < 1):
+        raise ValueError(f"embedding_dim must be a positive integer and needs framing='seq2seq', got {embedding_dim!r} with {framing!r}")
+
+    if framing == "seq2one":
+        inputs = keras.Input(shape=(None, vocab_size), name="one_hot_window")
+        x = inputs
+    else:
+        inputs = keras.Input(shape=(None,), dtype="int32", name="char_ids")
+        if embedding_dim is None:
+            x = OneHot(vocab_size, name="one_hot")(inputs)
+        else:
+            x = keras.layers.Embedding(vocab_size, int(embedding_dim), name="embedding")(inputs)
+    for i, units in enumerate(sizes, start=1):
+        last = i == len(sizes)
+        # Every LSTM but the last must hand the next one a whole sequence; the last one does
+        # too when every position predicts (seq2seq).
+        x = keras.layers.LSTM(units, return_sequences=framing == "seq2seq" or not last, name=f"lstm_{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    # float32 output keeps the softmax stable under a mixed-precision policy on a GPU.
+    activation = "softmax" if framing == "seq2one" else None
+    outputs = keras.layers.Dense(vocab_size, activation=activation, dtype="float32", name="next_char")(x)
+    model = keras.Model(inputs, outputs, name=f"{framing}_{'x'.join(map(str, sizes))}")
+    if compile:
+        compile_model(model, learning_rate=learning_rate, optimizer=optimizer, clipnorm=clipnorm)
+    return model
+
+
+def compile_model(model: keras.Model, *, learning_rate: float = 1e-2, optimizer: str = "rmsprop",
+                  clipnorm: float | None = None) -> keras.Model:
+    """Compile with the loss that fits the model's framing; returns the model."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+    if not isinstance(learning_rate, (int, float)) or not math.isfinite(learning_rate) or learning_rate <= 0:
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    if clipnorm is not None and (not math.isfinite(clipnorm) or clipnorm <= 0):
+        raise ValueError(f"clipnorm must be a positive number or None, got {clipnorm!r}")
+    opt_class = keras.optimizers.RMSprop if optimizer == "rmsprop" else keras.optimizers.Adam
+    opt = opt_class(learning_rate=learning_rate, clipnorm=clipnorm)
+    if model_framing(model) == "seq2one":
+        loss = keras.losses.CategoricalCrossentropy()
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=opt, loss=loss)
+    return model
+
+
+def model_framing(model: keras.Model) -> str:
+    """``"seq2one"`` if the model predicts one character per window, ``"seq2seq"`` if one per position."""
+    rank = len(model.outputs[0].shape)
+    return "seq2one" if rank == 2 else "seq2seq"
+
+
+def model_vocab_size(model: keras.Model) -> int:
+    """V as the model sees it: the width of its output layer."""
+    return int(model.outputs[0].shape[-1])
+
+
+def lstm_layers(model: keras.Model) -> list[keras.layers.LSTM]:
+    """The model's LSTM layers, bottom first."""
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+
+
+def lstm_layer_sizes(model: keras.Model) -> list[int]:
+    return [layer.units for layer in lstm_layers(model)]
+
+
+def lstm_param_count(input_dim: int, units: int) -> int:
+    """Parameters of one LSTM layer: four gates, each ``units x (input_dim + units + 1)``."""
+    return 4 * units * (input_dim + units + 1)
+
+
+def cudnn_blockers(layer: keras.layers.LSTM) -> list[str]:
+    """Why Keras could not run ``layer`` with the cuDNN kernel on a GPU (empty: it can)."""
+    reasons = []
+    if layer.activation is not keras.activations.tanh:
+        reasons.append(f"activation is {layer.activation.__name__}, cuDNN needs tanh")
+    if layer.recurrent_activation is not keras.activations.sigmoid:
+        reasons.append(f"recurrent_activation is {layer.recurrent_activation.__name__}, cuDNN needs sigmoid")
+    if layer.cell.recurrent_dropout:
+        reasons.append("recurrent_dropout > 0")
+    if layer.unroll:
+        reasons.append("unroll=True")
+    if not layer.use_bias:
+        reasons.append("use_bias=False")
+    if getattr(layer, "use_cudnn", "auto") is False:
+        reasons.append("use_cudnn=False")
+    return reasons
+
+
+def nats_to_bits(nats):
+    """Cross-entropy in nats per character -> bits per character (divide by ln 2)."""
+    return nats / NATS_PER_BIT
+
+
+def bits_to_nats(bits):
+    return bits * NATS_PER_BIT
+
+
+def _check_vocab_size(vocab_size: int) -> None:
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 2:
+        raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")

@@ -1,0 +1,80 @@
+"""The runtime: importing TensorFlow quietly, seeding, fast mode, and what device we run on.
+
+TensorFlow prints C++ log lines while it loads (on a machine without CUDA drivers, two
+"Could not find cuda drivers" lines that a reader would wonder about). The package's modules
+import Keras through :func:`import_tensorflow`, which sets ``TF_CPP_MIN_LOG_LEVEL=3`` and
+``TF_ENABLE_ONEDNN_OPTS=0`` unless they are already set, and hides what the C++ side prints
+while the libraries load. Nothing else is hidden: Python warnings and errors still show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+FAST_ENV = "TEXTGEN_FAST"
+
+
+def import_tensorflow():
+    """Import TensorFlow and Keras with their start-up log lines silenced; returns ``(tf, keras)``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if "tensorflow" not in sys.modules:
+        with _native_stderr_silenced():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # loads the device plugins now, while silenced
+            import keras  # noqa: F401
+    import keras
+    import tensorflow as tf
+
+    return tf, keras
+
+
+def set_seed(seed: int = 0) -> None:
+    """Seed Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) for repeatable runs."""
+    _, keras = import_tensorflow()
+    keras.utils.set_random_seed(int(seed))
+
+
+def fast_mode() -> bool:
+    """True when ``TEXTGEN_FAST`` is set to 1/true/yes: notebooks shrink their runs (used in CI)."""
+    return os.environ.get(FAST_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def device_report() -> dict:
+    """What TensorFlow will run on: ``{"gpus": [...], "device": "GPU: ..." or "CPU", ...}``."""
+    tf, keras = import_tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    names = []
+    for gpu in gpus:
+        details = tf.config.experimental.get_device_details(gpu)
+        names.append(details.get("device_name", gpu.name))
+    return {
+        "device": f"GPU: {', '.join(names)}" if gpus else f"CPU ({os.cpu_count()} cores)",
+        "gpus": names,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+    }
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Point file descriptor 2 at /dev/null for the duration (C++ logging writes there directly)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr (some embedded interpreters)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)

@@ -1,0 +1,404 @@
+"""Training: one ``fit`` with the callbacks a reader wants to watch.
+
+``train(model, vocab, text, epochs=20)`` holds out the text's tail for validation, streams random
+training windows with ``tf.data``, and after every epoch
+
+* measures the validation loss on the held-out tail (nats and bits per character),
+* generates from one fixed seed text at temperatures 0, 0.25, 0.5 and 0.75 (the book's Table 10.1),
+* writes a checkpoint (model, optimizer state, history) from which an interrupted run resumes.
+
+It returns a :class:`TrainingRun` whose ``history`` and ``samples`` are pandas DataFrames.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .generation import FastGenerator
+from .model import (
+    format_layer_sizes,
+    lstm_layer_sizes,
+    model_framing,
+    model_vocab_size,
+    nats_to_bits,
+)
+from .runtime import import_tensorflow
+from .sampling import BOOK_TEMPERATURES, check_temperatures
+from .vocabulary import Vocabulary
+from .windows import (
+    check_batch_size,
+    check_window_args,
+    split_train_validation,
+    validation_windows,
+    window_dataset,
+)
+
+tf, keras = import_tensorflow()
+
+CHECKPOINT_STATE = "state.json"
+HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "loss_bits", "val_loss_bits", "seconds", "chars", "chars_per_second"]
+
+
+@dataclass
+class TrainingConfig:
+    """Everything that shapes a training run; saved into checkpoints and model bundles."""
+
+    sample_len: int = 60
+    sample_step: int = 3
+    batch_size: int = 128
+    examples_per_epoch: int = 10_000
+    validation_fraction: float = 0.1
+    max_validation_windows: int = 2_000  # seq2one only: windows spread over the validation tail
+    seed_text: str | None = None
+    temperatures: tuple[float, ...] = BOOK_TEMPERATURES
+    display_length: int = 120
+    seed: int = 0
+
+    def __post_init__(self):
+        check_window_args(self.sample_len, self.sample_step)
+        check_batch_size(self.batch_size)
+        if isinstance(self.examples_per_epoch, bool) or not isinstance(self.examples_per_epoch, int) or self.examples_per_epoch < 1:
+            raise ValueError(f"examples_per_epoch must be a positive integer, got {self.examples_per_epoch!r}")
+        if not isinstance(self.validation_fraction, (int, float)) or not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation fraction must be between 0 and 1 (exclusive), got {self.validation_fraction!r}")
+        if isinstance(self.display_length, bool) or not isinstance(self.display_length, int) or self.display_length < 0:
+            raise ValueError(f"display_length must be an integer >= 0, got {self.display_length!r}")
+        self.temperatures = tuple(check_temperatures(list(self.temperatures))) if self.temperatures else ()
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, self.examples_per_epoch // self.batch_size)
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "temperatures": list(self.temperatures)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainingConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: (tuple(v) if k == "temperatures" else v) for k, v in data.items() if k in known})
+
+
+@dataclass
+class TrainingRun:
+    """What :func:`train` returns: the model, and what happened to it, epoch by epoch."""
+
+    model: keras.Model
+    vocab: Vocabulary
+    config: TrainingConfig
+    history: pd.DataFrame
+    samples: pd.DataFrame
+    resumed_from_epoch: int = 0
+    stopped_early: bool = False
+    seed_text: str = ""
+
+    def samples_table(self) -> pd.DataFrame:
+        """Samples laid out like the book's Table 10.1: one row per epoch, one column per temperature."""
+        if self.samples.empty:
+            return pd.DataFrame()
+        table = self.samples.pivot(index="epoch", columns="temperature", values="text")
+        table.columns = [f"T = {t:g}" for t in table.columns]
+        return table
+
+    @property
+    def best_val_loss(self) -> float:
+        """Lowest validation loss so far, nats per character (NaN before the first epoch)."""
+        return float(self.history["val_loss"].min()) if len(self.history) else math.nan
+
+
+def train(
+    model: keras.Model,
+    vocab: Vocabulary,
+    text: str | np.ndarray,
+    *,
+    epochs: int = 20,
+    config: TrainingConfig | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    max_seconds: float | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    on_epoch_end: Callable[[TrainingRun], None] | None = None,
+    verbose: int = 1,
+    **config_overrides,
+) -> TrainingRun:
+    """Train ``model`` on ``text`` (a string, or ids from ``vocab.encode``) for ``epochs`` epochs in all.
+
+    Args:
+        epochs: the epoch count to reach, counting epochs done before a resume.
+        config: window, batch and sampling settings; keyword arguments override its fields
+            (``train(..., sample_len=40, batch_size=64)``).
+        checkpoint_dir: where to write a checkpoint after every epoch.
+        resume: continue from the checkpoint in ``checkpoint_dir`` if there is one: weights,
+            optimizer state, epoch count and history are restored into ``model``.
+        max_seconds: stop after this much training time (the current epoch is cut short).
+        callbacks: more Keras callbacks; they see ``val_loss`` in ``logs``.
+        on_epoch_end: called with the run so far after every epoch (live plots use it).
+        verbose: 1 prints one line per epoch and the samples; 0 prints nothing.
+    """
+    config = _merge_config(config, config_overrides)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if model_vocab_size(model) != len(vocab):
+        raise ValueError(f"the model predicts {model_vocab_size(model)} characters but the vocabulary has {len(vocab)}; build the model with vocab_size=len(vocab)")
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("the model is not compiled; build it with build_model() or call compile_model(model)")
+    ids = vocab.encode(text) if isinstance(text, str) else np.asarray(text, dtype=np.int32)
+    train_ids, val_ids = split_train_validation(ids, config.validation_fraction)
+    if len(val_ids) <= config.sample_len + 1:
+        raise ValueError(
+            f"the validation tail ({len(val_ids):,} characters) is shorter than one window of "
+            f"{config.sample_len}; use a longer text, a larger validation fraction or a smaller sample_len."
+        )
+    framing = model_framing(model)
+    run = TrainingRun(model=model, vocab=vocab, config=config,
+                      history=pd.DataFrame(columns=HISTORY_COLUMNS), samples=pd.DataFrame(columns=["epoch", "temperature", "text"]))
+    checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
+    if resume and checkpoint is not None and checkpoint.exists():
+        checkpoint.restore(run)
+        if verbose:
+            print(f"resumed from {checkpoint.path} after epoch {run.resumed_from_epoch}")
+    elif resume and verbose:
+        print(f"no checkpoint in {checkpoint_dir}; starting from epoch 1")
+    initial_epoch = run.resumed_from_epoch
+    seed_text = run.seed_text = config.seed_text or _default_seed_text(vocab, val_ids, config.sample_len)
+    vocab.encode(seed_text)  # unknown characters in a given seed text fail now, not after epoch 1
+    if initial_epoch >= epochs:
+        return run
+    dataset = window_dataset(train_ids, config.sample_len, config.batch_size, framing=framing, vocab_size=len(vocab),
+                             sample_step=config.sample_step, seed=config.seed + 7919 * initial_epoch)
+    reporter = _EpochReporter(run, val_ids, seed_text, checkpoint, on_epoch_end, verbose, epochs)
+    all_callbacks = [reporter]
+    if max_seconds is not None:
+        all_callbacks.append(TimeBudget(max_seconds))
+    all_callbacks += list(callbacks)
+    try:
+        model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.steps_per_epoch,
+                  callbacks=all_callbacks, verbose=0, shuffle=False)
+    finally:
+        gc.collect()  # frees the tf.data iterator now rather than stalling a later fit (see TESTING-NOTES)
+    run.stopped_early = len(run.history) == 0 or int(run.history["epoch"].iloc[-1]) < epochs
+    return run
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training once ``seconds`` of training have passed, mid-epoch if need be."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        if not isinstance(seconds, (int, float)) or not seconds > 0:
+            raise ValueError(f"max_seconds must be a positive number, got {seconds!r}")
+        self.seconds = float(seconds)
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if time.perf_counter() - self._start >= self.seconds:
+            self.model.stop_training = True
+
+
+def evaluate_loss(model: keras.Model, val_ids: np.ndarray, sample_len: int, *,
+                  max_windows: int | None = None, batch_size: int = 256) -> float:
+    """Mean cross-entropy (nats per character) on a held-out text, each character predicted once.
+
+    See :func:`textgen_helpers.windows.validation_windows` for which windows are used.
+    """
+    framing = model_framing(model)
+    x, y, w = validation_windows(val_ids, sample_len, framing=framing, max_windows=max_windows)
+    loss_fn = _loss_function(model)
+    total = weight = 0.0
+    for start in range(0, len(x), batch_size):
+        sl = slice(start, start + batch_size)
+        xb, yb, wb = _pad_batch(x[sl], y[sl], w[sl], batch_size)
+        s, n = loss_fn(xb, yb, wb)
+        total += float(s)
+        weight += float(n)
+    return total / weight
+
+
+class Checkpoint:
+    """A folder holding the latest ``epoch_NNNN.keras`` (weights and optimizer) and ``state.json``.
+
+    ``state.json`` is replaced atomically after the model file is complete, so a run killed at any
+    moment leaves a checkpoint that loads: the last one finished.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+
+    def exists(self) -> bool:
+        return (self.path / CHECKPOINT_STATE).is_file()
+
+    def save(self, run: TrainingRun, epoch: int) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        name = f"epoch_{epoch:04d}.keras"
+        tmp = self.path / f".{name}.part.keras"
+        run.model.save(tmp)
+        os.replace(tmp, self.path / name)
+        state = {
+            "format": 1,
+            "epoch": epoch,
+            "model_file": name,
+            "lstm_layer_sizes": format_layer_sizes(lstm_layer_sizes(run.model)),
+            "framing": model_framing(run.model),
+            "vocab": list(run.vocab.chars),
+            "config": run.config.to_dict(),
+            "history": run.history.to_dict(orient="records"),
+            "samples": run.samples.to_dict(orient="records"),
+        }
+        _write_json_atomic(self.path / CHECKPOINT_STATE, state)
+        for old in self.path.glob("epoch_*.keras"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    def load_state(self) -> dict:
+        try:
+            return json.loads((self.path / CHECKPOINT_STATE).read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"checkpoint {self.path} is unreadable ({err}); delete the folder to start afresh") from None
+
+    def restore(self, run: TrainingRun) -> None:
+        """Load weights, optimizer state, history and epoch count into ``run`` (and its model)."""
+        state = self.load_state()
+        if tuple(state["vocab"]) != run.vocab.chars:
+            raise ValueError(f"checkpoint {self.path} was trained with a different vocabulary ({len(state['vocab'])} characters, this one has {len(run.vocab)}); use the same corpus or another checkpoint folder")
+        sizes = format_layer_sizes(lstm_layer_sizes(run.model))
+        if state["lstm_layer_sizes"] != sizes or state["framing"] != model_framing(run.model):
+            raise ValueError(f"checkpoint {self.path} holds a {state['framing']} model with LSTM sizes {state['lstm_layer_sizes']}, but this model is {model_framing(run.model)} with {sizes}; build the same model or use another checkpoint folder")
+        model_file = self.path / state["model_file"]
+        if not model_file.is_file():
+            raise ValueError(f"checkpoint {self.path} names {state['model_file']}, which is missing; delete the folder to start afresh")
+        model = run.model
+        model.optimizer.build(model.trainable_variables)  # so its state has somewhere to load into
+        model.load_weights(model_file)
+        run.history = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS)
+        run.samples = pd.DataFrame(state["samples"], columns=["epoch", "temperature", "text"])
+        run.resumed_from_epoch = int(state["epoch"])
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+class _EpochReporter(keras.callbacks.Callback):
+    """Validation loss, samples, history, checkpoint and printing after every epoch."""
+
+    def __init__(self, run: TrainingRun, val_ids, seed_text, checkpoint, on_epoch_end, verbose, epochs):
+        super().__init__()
+        self.run, self.val_ids, self.seed_text = run, val_ids, seed_text
+        self.checkpoint, self.hook, self.verbose, self.epochs = checkpoint, on_epoch_end, verbose, epochs
+        self.generator = None
+        self._epoch_start = 0.0
+        self._steps = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        run, config = self.run, self.run.config
+        train_seconds = time.perf_counter() - self._epoch_start
+        seq2seq = model_framing(run.model) == "seq2seq"
+        predicted = self._steps * config.batch_size * (config.sample_len if seq2seq else 1)
+        # seq2seq reads the whole tail cheaply; seq2one needs a window per character, so it subsamples.
+        val_loss = evaluate_loss(run.model, self.val_ids, config.sample_len,
+                                 max_windows=None if seq2seq else config.max_validation_windows)
+        logs["val_loss"] = val_loss
+        loss = float(logs.get("loss", math.nan))
+        samples = []
+        if config.temperatures and config.display_length:
+            if self.generator is None:
+                self.generator = FastGenerator(run.model, run.vocab)
+            texts = self.generator(self.seed_text, config.display_length, list(config.temperatures),
+                                   seed=config.seed + epoch, window=config.sample_len)
+            samples = [{"epoch": epoch + 1, "temperature": t, "text": s} for t, s in zip(config.temperatures, texts, strict=False)]
+        row = {"epoch": epoch + 1, "loss": loss, "val_loss": val_loss, "loss_bits": nats_to_bits(loss),
+               "val_loss_bits": nats_to_bits(val_loss), "seconds": time.perf_counter() - self._epoch_start,
+               "chars": predicted, "chars_per_second": predicted / train_seconds if train_seconds > 0 else math.nan}
+        run.history = pd.DataFrame([*run.history.to_dict(orient="records"), row], columns=HISTORY_COLUMNS)
+        if samples:
+            new = pd.DataFrame(samples, columns=["epoch", "temperature", "text"])
+            run.samples = new if run.samples.empty else pd.concat([run.samples, new], ignore_index=True)
+        if self.checkpoint is not None:
+            self.checkpoint.save(run, epoch + 1)
+        if self.verbose:
+            print(format_epoch(row, self.epochs))
+            for s in samples:
+                print(f"  T={s['temperature']:<4g} {s['text']!r}")
+        if self.hook is not None:
+            self.hook(run)
+
+
+def format_epoch(row: dict, epochs: int | None = None) -> str:
+    """``epoch 3/20  loss 1.83 nats (2.64 bits)  val 1.90 nats (2.74 bits)  12.3 s  36,000 chars/s``."""
+    total = f"/{epochs}" if epochs else ""
+    return (f"epoch {int(row['epoch'])}{total}  loss {row['loss']:.3f} nats ({row['loss_bits']:.2f} bits)  "
+            f"val {row['val_loss']:.3f} nats ({row['val_loss_bits']:.2f} bits)  {row['seconds']:.1f} s  "
+            f"{row['chars_per_second']:,.0f} chars/s")
+
+
+def _merge_config(config: TrainingConfig | None, overrides: dict) -> TrainingConfig:
+    base = (config or TrainingConfig()).to_dict()
+    unknown = set(overrides) - set(base)
+    if unknown:
+        raise TypeError(f"train() got unknown settings {sorted(unknown)}; known: {sorted(base)}")
+    return TrainingConfig.from_dict({**base, **overrides})
+
+
+def _default_seed_text(vocab: Vocabulary, val_ids: np.ndarray, sample_len: int) -> str:
+    """The first window of the validation text: held-out prose, the same every epoch."""
+    return vocab.decode(val_ids[:sample_len])
+
+
+_LOSS_FUNCTIONS: weakref.WeakKeyDictionary[keras.Model, Callable] = weakref.WeakKeyDictionary()
+
+
+def _loss_function(model: keras.Model):
+    """A compiled ``(x, y, w) -> (sum of weighted nats, sum of weights)`` for this model's framing."""
+    cached = _LOSS_FUNCTIONS.get(model)
+    if cached is not None:
+        return cached
+    framing = model_framing(model)
+    vocab_size = model_vocab_size(model)
+
+    @tf.function(reduce_retracing=True)
+    def batch_loss(x, y, w):
+        if framing == "seq2one":
+            probs = model(tf.one_hot(x, vocab_size), training=False)
+            nats = -tf.math.log(tf.clip_by_value(tf.gather(probs, y, batch_dims=1), 1e-7, 1.0))
+        else:
+            logits = model(x, training=False)
+            nats = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
+        return tf.reduce_sum(nats * w), tf.reduce_sum(w)
+
+    _LOSS_FUNCTIONS[model] = batch_loss
+    return batch_loss
+
+
+def _pad_batch(x, y, w, batch_size):
+    """Pad the last batch to full size with zero weights, so the compiled loss sees one shape."""
+    missing = batch_size - len(x)
+    if missing <= 0:
+        return x, y, w
+    pad = lambda a: np.concatenate([a, np.zeros((missing, *a.shape[1:]), dtype=a.dtype)])  # noqa: E731
+    return pad(x), pad(y), pad(w)
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+

@@ -1,0 +1,257 @@
+"""Windows: cutting an encoded text into training examples.
+
+Two framings of the same idea, next-character prediction:
+
+* **sequence-to-one** (the book's): a window of ``sample_len`` characters, one-hot encoded
+  ``[N, sample_len, V]``, predicts the single character after it, one-hot ``[N, V]``. Windows
+  start every ``sample_step`` characters, and each epoch draws a fresh random set of them.
+* **sequence-to-sequence** (ours): integer windows ``[N, T]`` whose targets are the same windows
+  shifted by one, ``[N, T]``: every position predicts its next character, so one window gives
+  ``T`` training targets instead of one. :func:`window_dataset` streams them from the one integer
+  array with ``tf.data``; no window is ever stored.
+
+The validation text is a contiguous tail of the corpus (:func:`split_train_validation`), so no
+validation window overlaps the training text. (The original example's ``validation_split`` held out
+random windows, which share all but one of their characters with training windows.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FRAMINGS = ("seq2one", "seq2seq")
+ONEHOT_LIMIT_BYTES = 2_000_000_000  # refuse one-hot arrays above this unless asked (2 GB)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes that one-hot windows would take, computed before anything is allocated."""
+
+    n_windows: int
+    sample_len: int
+    vocab_size: int
+    dtype: str
+    inputs: int
+    targets: int
+
+    @property
+    def total(self) -> int:
+        return self.inputs + self.targets
+
+    def __str__(self) -> str:
+        return (f"{self.n_windows:,} one-hot windows of {self.sample_len} x {self.vocab_size} as {self.dtype}: "
+                f"inputs {_gb(self.inputs)} + targets {_gb(self.targets)} = {_gb(self.total)}")
+
+
+def split_train_validation(ids: np.ndarray, validation_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Split encoded text into a training head and a contiguous validation tail.
+
+    ``[n] -> ([n - k], [k])`` with ``k = round(n * validation_fraction)``.
+    """
+    _check_fraction(validation_fraction)
+    ids = np.asarray(ids)
+    n_val = int(round(len(ids) * validation_fraction))
+    if n_val < 2 or len(ids) - n_val < 2:
+        raise ValueError(
+            f"a text of {len(ids):,} characters is too short to hold out {validation_fraction:.0%} "
+            f"for validation; use a longer corpus or a larger validation fraction."
+        )
+    return ids[:-n_val], ids[-n_val:]
+
+
+def window_starts(n_chars: int, sample_len: int, sample_step: int = 1) -> np.ndarray:
+    """Start offsets of every window whose next character exists: ``0, step, 2 step, ... < n - sample_len``."""
+    check_window_args(sample_len, sample_step)
+    if n_chars <= sample_len:
+        raise ValueError(
+            f"a text of {n_chars:,} characters is shorter than one window of {sample_len} characters "
+            f"plus the character it predicts; use a longer text or a smaller sample_len."
+        )
+    return np.arange(0, n_chars - sample_len, sample_step, dtype=np.int64)
+
+
+def count_windows(n_chars: int, sample_len: int, sample_step: int = 1) -> int:
+    """How many windows :func:`window_starts` gives, without building them."""
+    check_window_args(sample_len, sample_step)
+    return max(0, -(-(n_chars - sample_len) // sample_step))
+
+
+def estimate_onehot_memory(n_windows: int, sample_len: int, vocab_size: int, dtype: str = "bool") -> MemoryEstimate:
+    """Bytes of one-hot inputs ``[N, sample_len, V]`` and targets ``[N, V]`` in ``dtype``.
+
+    Tiny Shakespeare at sample_len 60, step 3 (371,778 windows, V = 65) needs 1.45 GB of inputs as
+    bool and 5.80 GB as float32.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    return MemoryEstimate(
+        n_windows=int(n_windows), sample_len=int(sample_len), vocab_size=int(vocab_size), dtype=np.dtype(dtype).name,
+        inputs=int(n_windows) * sample_len * vocab_size * itemsize,
+        targets=int(n_windows) * vocab_size * itemsize,
+    )
+
+
+def onehot_windows(
+    ids: np.ndarray,
+    vocab_size: int,
+    sample_len: int,
+    sample_step: int = 1,
+    *,
+    starts: np.ndarray | None = None,
+    dtype: str = "bool",
+    max_bytes: int | None = ONEHOT_LIMIT_BYTES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The book's framing: ``ids [n] -> (x [N, sample_len, V], y [N, V])`` one-hot arrays.
+
+    ``starts`` picks particular windows (default: every ``sample_step``-th). The memory is estimated
+    first, and a request above ``max_bytes`` is refused; pass ``max_bytes=None`` to allow anything.
+    """
+    ids = np.asarray(ids)
+    if starts is None:
+        starts = window_starts(len(ids), sample_len, sample_step)
+    else:
+        check_window_args(sample_len, sample_step)
+        starts = np.asarray(starts, dtype=np.int64)
+        if starts.size and (starts.min() < 0 or starts.max() + sample_len >= len(ids)):
+            raise ValueError(f"window starts must lie in [0, {len(ids) - sample_len - 1}] for a text of {len(ids):,} characters")
+    estimate = estimate_onehot_memory(len(starts), sample_len, vocab_size, dtype)
+    if max_bytes is not None and estimate.total > max_bytes:
+        raise MemoryError(
+            f"refusing to allocate {estimate} (limit {_gb(max_bytes)}). Use the integer framing instead "
+            f"(window_dataset(), {_gb(len(ids) * 4)} for the whole text as int32), draw fewer windows per "
+            f"epoch (random_onehot_windows), or pass max_bytes=None if you have the memory."
+        )
+    positions = starts[:, None] + np.arange(sample_len)
+    x = np.zeros((len(starts), sample_len, vocab_size), dtype=dtype)
+    np.put_along_axis(x, ids[positions][..., None], 1, axis=2)
+    y = np.zeros((len(starts), vocab_size), dtype=dtype)
+    y[np.arange(len(starts)), ids[starts + sample_len]] = 1
+    return x, y
+
+
+def random_onehot_windows(
+    ids: np.ndarray,
+    vocab_size: int,
+    sample_len: int,
+    sample_step: int,
+    n_windows: int,
+    rng: np.random.Generator,
+    *,
+    dtype: str = "bool",
+    max_bytes: int | None = ONEHOT_LIMIT_BYTES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One epoch of the book's training data: ``n_windows`` windows drawn at random from the grid."""
+    grid = window_starts(len(ids), sample_len, sample_step)
+    starts = rng.choice(grid, size=n_windows, replace=n_windows > len(grid))
+    return onehot_windows(ids, vocab_size, sample_len, sample_step, starts=starts, dtype=dtype, max_bytes=max_bytes)
+
+
+def window_dataset(
+    ids: np.ndarray,
+    sample_len: int,
+    batch_size: int,
+    *,
+    framing: str = "seq2seq",
+    vocab_size: int | None = None,
+    sample_step: int = 1,
+    seed: int = 0,
+):
+    """An endless, shuffled, batched, prefetched ``tf.data.Dataset`` of random windows.
+
+    Built from the one integer array: each batch gathers its windows on the fly.
+
+    * ``framing="seq2seq"``: ``(x [B, T] int32, y [B, T] int32)``, y is x shifted by one.
+    * ``framing="seq2one"``: ``(x [B, T, V] float32 one-hot, y [B, V] float32 one-hot)``, the
+      book's framing without ever materialising it; needs ``vocab_size``.
+
+    Windows start on the ``sample_step`` grid; use ``steps_per_epoch`` in ``fit`` to set the epoch.
+    """
+    from .runtime import import_tensorflow
+
+    tf, _ = import_tensorflow()
+    _check_framing(framing)
+    check_batch_size(batch_size)
+    if framing == "seq2one" and not vocab_size:
+        raise ValueError("framing='seq2one' needs vocab_size for its one-hot inputs")
+    n_starts = len(window_starts(len(ids), sample_len, sample_step))
+    text = tf.constant(np.asarray(ids, dtype=np.int32))
+    offsets = tf.range(sample_len + 1)
+
+    def gather(random_ints):
+        starts = tf.cast(random_ints % n_starts, tf.int32) * sample_step
+        windows = tf.gather(text, starts[:, None] + offsets[None, :])
+        if framing == "seq2seq":
+            return windows[:, :-1], windows[:, 1:]
+        return tf.one_hot(windows[:, :-1], vocab_size), tf.one_hot(windows[:, -1], vocab_size)
+
+    dataset = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    return dataset.batch(batch_size, drop_remainder=True).map(gather).prefetch(tf.data.AUTOTUNE)
+
+
+def validation_windows(
+    ids: np.ndarray,
+    sample_len: int,
+    *,
+    framing: str = "seq2seq",
+    max_windows: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fixed windows over a validation text: ``(x [N, T] int32, y, weights)``.
+
+    Every window predicts characters that have at least ``sample_len // 2`` characters of context:
+
+    * ``seq2seq``: windows of ``sample_len`` overlapping by half; ``y [N, T]`` is x shifted by one
+      and ``weights [N, T]`` counts each target character once (the first half of every window
+      but the first only warms the LSTM up).
+    * ``seq2one``: ``y [N]`` is the character after each window and ``weights`` are ones; windows
+      are spread evenly over the text.
+
+    ``max_windows`` keeps that many windows, evenly spaced (the sequence-to-one model needs a
+    whole window per predicted character, so a full pass is slow).
+    """
+    _check_framing(framing)
+    ids = np.asarray(ids, dtype=np.int32)
+    if framing == "seq2one":
+        starts = window_starts(len(ids), sample_len, 1)
+        if max_windows is not None and len(starts) > max_windows:
+            starts = starts[np.linspace(0, len(starts) - 1, max_windows).round().astype(np.int64)]
+        x = ids[starts[:, None] + np.arange(sample_len)]
+        y = ids[starts + sample_len]
+        return x, y, np.ones(len(starts), dtype=np.float32)
+    burn_in = sample_len // 2
+    stride = sample_len - burn_in
+    starts = np.arange(0, len(ids) - sample_len, stride, dtype=np.int64)
+    if len(starts) == 0:
+        raise ValueError(f"a validation text of {len(ids):,} characters is shorter than one window of {sample_len}")
+    if max_windows is not None and len(starts) > max_windows:
+        starts = starts[:max_windows]
+    positions = starts[:, None] + np.arange(sample_len)
+    weights = np.ones(positions.shape, dtype=np.float32)
+    weights[1:, :burn_in] = 0.0
+    return ids[positions], ids[positions + 1], weights
+
+
+def check_window_args(sample_len: int, sample_step: int = 1) -> None:
+    """Raise ValueError unless sample_len and sample_step are positive integers."""
+    for name, value in (("sample_len", sample_len), ("sample_step", sample_step)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+
+
+def _check_framing(framing: str) -> None:
+    if framing not in FRAMINGS:
+        raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
+
+
+def _check_fraction(fraction: float) -> None:
+    if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+        raise ValueError(f"validation fraction must be between 0 and 1 (exclusive), got {fraction!r}")
+
+
+def _gb(n_bytes: int) -> str:
+    return f"{n_bytes / 1e9:.2f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.1f} MB"
