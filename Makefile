@@ -1,6 +1,12 @@
 # Two commands do all the set-up on a fresh machine (each creates .venv if it is missing):
-#   make start   install, then train a small model on tiny Shakespeare and print generated text
-#   make test    install, then run every test
+#   make start   install, then open the workshop (notebooks/) in JupyterLab
+#   make test    install, then run every test: the package, the CLI and the notebooks (fast mode)
+# Others:
+#   make demo       train a small model for two minutes from the command line and print its text
+#   make notebooks  re-execute the notebooks in full mode, storing their outputs (about 15 minutes)
+#   make bundle     retrain the model bundle shipped in data/bundles/ (ten minutes)
+#   make slider     serve the temperature slider as a standalone page (Voila) on http://localhost:8866
+#   make bench      re-measure docs/benchmarks.md (about 25 minutes)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,24 +17,42 @@ STAMP := $(VENV)/.installed
 export TEXTGEN_DATA_DIR ?= $(CURDIR)/data/cache
 export TEXTGEN_CORPUS_MIRROR ?= $(firstword $(wildcard $(CURDIR)/../shared/corpora))
 
-.PHONY: start test bench clean
+SHIPPED_BUNDLE := data/bundles/shakespeare-128x2
+RECOMMENDED := --lstm-layer-size 128,128 --sample-len 32 --dropout 0.1 --clipnorm 1 --examples-per-epoch 20000 \
+	--reduce-lr-on-plateau
+
+.PHONY: start test demo notebooks bundle slider bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[notebooks,test]'
+	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,browser]'
 	touch $(STAMP)
 
 start: $(STAMP)
-	$(BIN)/textgen train shakespeare --max-minutes 2 --epochs 4 --sample-len 100 --dropout 0.1 \
-		--display-length 80 --save-path models/shakespeare-quick
-	$(BIN)/textgen generate models/shakespeare-quick --length 300 --temperatures 0.25,0.5,0.75
+	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/textgen train shakespeare $(RECOMMENDED) --max-minutes 2 --epochs 4 --display-length 80 \
+		--save-path models/shakespeare-demo
+	$(BIN)/textgen generate models/shakespeare-demo --length 300 --temperatures 0.25,0.5,0.75
+
+notebooks: $(STAMP)
+	cd notebooks && TEXTGEN_FAST=0 ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.timeout=1800 *.ipynb
+
+bundle: $(STAMP)
+	$(BIN)/textgen train shakespeare $(RECOMMENDED) --max-minutes 10 --epochs 1000 \
+		--save-path $(SHIPPED_BUNDLE) --checkpoint-dir models/shipped-bundle-checkpoint
+
+slider: $(STAMP)
+	$(BIN)/voila apps/slider.ipynb --port=8866
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) models .pytest_cache
+	rm -rf $(VENV) models notebooks/models notebooks/checkpoints .pytest_cache

@@ -10,7 +10,10 @@ The functions the notebooks call, one module a concept::
     sampling    sample, apply_temperature                temperature
     generation  generate, FastGenerator, generate_reference
     bundle      save_bundle, load_bundle                 a trained model you can share
-    runtime     set_seed, fast_mode, device_report       the notebook set-up
+    ngram       NgramModel                               counting baselines
+    plots       plot_history, LiveTraining, ...          figures in nats and bits
+    widgets     TemperaturePanel, NextCharExplorer       the temperature slider
+    runtime     setup, set_seed, fast_mode               the notebook set-up
 
 Names are imported on first use, so ``textgen --help`` does not wait for TensorFlow.
 """
@@ -31,8 +34,12 @@ _EXPORTS = {
     "training": ["train", "TrainingConfig", "TrainingRun", "evaluate_loss", "TimeBudget", "Checkpoint"],
     "sampling": ["sample", "apply_temperature", "check_temperature", "BOOK_TEMPERATURES"],
     "generation": ["generate", "generate_reference", "FastGenerator"],
-    "bundle": ["save_bundle", "load_bundle", "Bundle", "BundleError"],
-    "runtime": ["set_seed", "fast_mode", "device_report", "import_tensorflow"],
+    "bundle": ["save_bundle", "load_bundle", "shipped_bundle", "Bundle", "BundleError"],
+    "runtime": ["setup", "set_seed", "fast_mode", "device_report", "import_tensorflow"],
+    "ngram": ["NgramModel"],
+    "plots": ["plot_history", "LiveTraining", "samples_table_html", "draw_generation_loop", "draw_stacked_lstm",
+              "plot_next_char_distribution", "SHANNON_BITS"],
+    "widgets": ["TemperaturePanel", "NextCharExplorer", "next_char_probs"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

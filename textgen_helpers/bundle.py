@@ -39,6 +39,7 @@ from .vocabulary import Vocabulary
 tf, keras = import_tensorflow()
 
 MODEL_FILE, VOCAB_FILE, CONFIG_FILE = "model.keras", "vocab.json", "config.json"
+SHIPPED_BUNDLE = "shakespeare-128x2"  # in data/bundles/: trained by `make bundle` with the project's own CLI
 BUNDLE_FILES = (MODEL_FILE, VOCAB_FILE, CONFIG_FILE)
 BUNDLE_FORMAT = 1
 
@@ -142,7 +143,10 @@ def save_bundle(
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        model.save(staging / MODEL_FILE)
+        # Weights and architecture only: a bundle is for generating (checkpoints keep optimizer state).
+        export = keras.Model.from_config(_float32(model.get_config()))  # fresh, uncompiled, float32
+        export.set_weights(model.get_weights())
+        export.save(staging / MODEL_FILE)
         vocab.save(staging / VOCAB_FILE)
         (staging / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
         if path.exists():
@@ -188,6 +192,17 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     return Bundle(path=path, model=model, vocab=vocab, config=config)
 
 
+def shipped_bundle(name: str = SHIPPED_BUNDLE) -> Bundle:
+    """The small bundle that ships with the package, so the slider works before you train anything."""
+    from importlib import resources
+
+    path = Path(str(resources.files("textgen_helpers.data").joinpath("bundles", name)))
+    if not path.is_dir():
+        available = sorted(p.name for p in path.parent.iterdir() if p.is_dir()) if path.parent.is_dir() else []
+        raise FileNotFoundError(f"no shipped bundle named {name!r}; the package ships {available or 'none'}")
+    return load_bundle(path)
+
+
 def _check_fits(path: Path, model: keras.Model, vocab: Vocabulary, config: dict) -> None:
     problems = []
     if model_vocab_size(model) != len(vocab):
@@ -203,6 +218,17 @@ def _check_fits(path: Path, model: keras.Model, vocab: Vocabulary, config: dict)
         problems.append(f"config.json says LSTM sizes {config['lstm_layer_sizes']} but the model has {format_layer_sizes(lstm_layer_sizes(model))}")
     if problems:
         raise BundleError(f"model bundle {path} does not fit together: {'; '.join(problems)}. Its files come from different runs; save the bundle again from one run.")
+
+
+def _float32(config):
+    """The model's config with mixed-precision policies replaced by float32, so bundles load anywhere."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy" and isinstance(config.get("config"), dict):
+            return {**config, "config": {**config["config"], "name": "float32"}}
+        return {key: _float32(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_float32(value) for value in config]
+    return config
 
 
 def _input_vocab_size(model: keras.Model) -> int | None:

@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="learn an embedding of this size instead of one-hot inputs (seq2seq only)")
     train.add_argument("--optimizer", choices=["rmsprop", "adam"], default="rmsprop")
     train.add_argument("--clipnorm", type=_positive_float, default=None, help="clip gradients to this global norm")
+    train.add_argument("--reduce-lr-on-plateau", dest="reduce_lr_on_plateau", action="store_true",
+                       help="halve the learning rate after an epoch whose validation loss did not improve")
     train.add_argument("--max-minutes", dest="max_minutes", type=_positive_float, default=None,
                        help="stop after this many minutes of training")
     train.add_argument("--seed", type=int, default=0, help="random seed")
@@ -156,11 +158,17 @@ def _train(args) -> int:
         print(f"corpus {corpus.name}: {len(corpus.text):,} characters, {len(vocab)} distinct; "
               f"model {args.framing} {format_layer_sizes(args.lstm_layer_size)} ({model.count_params():,} parameters) "
               f"on {device_report()['device']}")
+    callbacks = []
+    if args.reduce_lr_on_plateau:
+        import keras
+
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1,
+                                                           min_lr=args.learning_rate / 32))
     started = time.perf_counter()
     try:
         run = train(model, vocab, corpus.text, epochs=args.epochs, config=config, checkpoint_dir=checkpoint_dir,
                     resume=args.resume, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
-                    verbose=0 if args.quiet else 1)
+                    callbacks=callbacks, verbose=0 if args.quiet else 1)
     except KeyboardInterrupt:
         if checkpoint_dir is not None:
             print(f"\ninterrupted; continue from the last finished epoch with the same command and --resume "

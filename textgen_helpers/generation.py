@@ -95,9 +95,10 @@ class FastGenerator:
         state_spec = tf.TensorSpec([None, 2 * sum(self._sizes)], tf.float32)  # [h1 c1 h2 c2 ...]
         logits_spec = tf.TensorSpec([None, len(vocab)], tf.float32)
         # Concrete functions: calling them skips most of tf.function's per-call argument handling.
-        self._prime_chunk = tf.function(self._prime_chunk_py, jit_compile=self.jit_compile).get_concrete_function(
+        compiled = dict(jit_compile=self.jit_compile, autograph=False)
+        self._prime_chunk = tf.function(self._prime_chunk_py, **compiled).get_concrete_function(
             tf.TensorSpec([self.chunk], tf.int32), tf.TensorSpec([], tf.int32), logits_spec, state_spec)
-        self._sample_chunk = tf.function(self._sample_chunk_py, jit_compile=self.jit_compile).get_concrete_function(
+        self._sample_chunk = tf.function(self._sample_chunk_py, **compiled).get_concrete_function(
             logits_spec, state_spec, tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int32))
 
     def __call__(

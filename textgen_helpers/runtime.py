@@ -32,6 +32,20 @@ def import_tensorflow():
     return tf, keras
 
 
+def setup(seed: int = 0) -> bool:
+    """The notebooks' first cell: quiet TensorFlow, seed everything, say what we run on.
+
+    Returns True in fast mode (``TEXTGEN_FAST=1``), where notebooks shrink their runs.
+    """
+    tf, keras = import_tensorflow()
+    set_seed(seed)
+    report = device_report()
+    fast = fast_mode()
+    print(f"TensorFlow {report['tensorflow']}, Keras {report['keras']} on {report['device']}"
+          f"{'; fast mode (TEXTGEN_FAST=1): small runs' if fast else ''}")
+    return fast
+
+
 def set_seed(seed: int = 0) -> None:
     """Seed Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) for repeatable runs."""
     _, keras = import_tensorflow()

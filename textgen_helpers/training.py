@@ -156,8 +156,9 @@ def train(
     train_ids, val_ids = split_train_validation(ids, config.validation_fraction)
     if len(val_ids) <= config.sample_len + 1:
         raise ValueError(
-            f"the validation tail ({len(val_ids):,} characters) is shorter than one window of "
-            f"{config.sample_len}; use a longer text, a larger validation fraction or a smaller sample_len."
+            f"a text of {len(ids):,} characters is too short for windows of {config.sample_len}: its validation "
+            f"tail (the last {config.validation_fraction:g}, {len(val_ids):,} characters) must be longer than one "
+            f"window. Use a longer text, a smaller sample_len or a larger validation fraction."
         )
     framing = model_framing(model)
     run = TrainingRun(model=model, vocab=vocab, config=config,
@@ -374,7 +375,7 @@ def _loss_function(model: keras.Model):
     framing = model_framing(model)
     vocab_size = model_vocab_size(model)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def batch_loss(x, y, w):
         if framing == "seq2one":
             probs = model(tf.one_hot(x, vocab_size), training=False)

@@ -1,0 +1,121 @@
+"""The temperature slider, used the way a workshop participant uses it: in a real browser."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+SCREENSHOT = ROOT / "docs" / "images" / "slider.png"
+OUTSIDE_HOSTS = re.compile(r"net::ERR_|Failed to load resource|ERR_NAME_NOT_RESOLVED|fonts\.googleapis|cdn\.jsdelivr|unpkg\.com")
+
+
+class Panel:
+    """The TemperaturePanel as the page shows it."""
+
+    def __init__(self, page, root: str = ".textgen-panel"):
+        self.page = page
+        self.root = page.locator(root).first
+        slider = self.root.locator(".widget-slider").first  # the first slider is the temperature
+        self.handle = slider.locator(".noUi-handle")
+        self.readout = slider.locator(".widget-readout")
+
+    def column(self, k: int = 0):
+        return self.root.locator(".textgen-column").nth(k)
+
+    def text(self, k: int = 0) -> str:
+        return self.column(k).locator(".textgen-text").inner_text()
+
+    def shown_temperature(self, k: int = 0) -> float:
+        return float(self.column(k).get_attribute("data-temperature"))
+
+    def slider_temperature(self) -> float:
+        return float(self.readout.inner_text().strip())
+
+    def wait_until_shown(self, temperature: float, timeout: float = 30_000) -> float:
+        """Wait until column 0 shows ``temperature``; returns seconds waited (polled every frame)."""
+        start = time.perf_counter()
+        self.page.wait_for_function(
+            """([root, t]) => {
+                const column = document.querySelector(root + ' .textgen-column');
+                return column && Math.abs(parseFloat(column.dataset.temperature) - t) < 1e-6;
+            }""", arg=[".textgen-panel", temperature], polling="raf", timeout=timeout)
+        return time.perf_counter() - start
+
+
+def exercise_slider(page, panel: Panel) -> dict:
+    """Move the temperature slider by keyboard and by dragging; check text and readout each time."""
+    panel.root.locator(".textgen-column").first.wait_for(timeout=120_000)
+    start_t, start_text = panel.slider_temperature(), panel.text()
+    assert panel.shown_temperature() == pytest.approx(start_t)
+    latencies = []
+
+    # Keyboard: focus the handle and step it to the right, twice (each step is 0.05).
+    for _ in range(2):
+        before = panel.slider_temperature()
+        panel.handle.focus()
+        page.keyboard.press("ArrowRight")
+        target = round(before + 0.05, 2)
+        latencies.append(panel.wait_until_shown(target))
+        assert panel.slider_temperature() == pytest.approx(target)
+    keyboard_text = panel.text()
+    assert keyboard_text != start_text
+
+    # Drag: press on the handle and move the mouse right; a drag sends intermediate values,
+    # so wait for the column to show the slider's final readout.
+    box = panel.handle.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 120, box["y"] + box["height"] / 2, steps=12)
+    page.mouse.up()
+    page.wait_for_timeout(50)
+    final = panel.slider_temperature()
+    assert final > round(start_t + 0.1, 2)
+    latencies.append(panel.wait_until_shown(final))
+    assert panel.shown_temperature() == pytest.approx(final)
+    assert panel.text() not in (start_text, keyboard_text)
+    assert f"T = {final:g} (slider)" in panel.column(0).inner_text()
+    return {"latencies_ms": [round(s * 1000, 1) for s in latencies],
+            "median_ms": round(statistics.median(latencies) * 1000, 1), "final_temperature": final}
+
+
+def unexpected_console_errors(page) -> list[str]:
+    return [line for line in page.console_log
+            if line.startswith(("[error]", "[pageerror]")) and not OUTSIDE_HOSTS.search(line)]
+
+
+def test_the_slider_in_jupyterlab(lab_server, page):
+    page.goto(f"{lab_server}/lab/tree/05_temperature_slider.ipynb")
+    status = page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle"))
+    status.wait_for(timeout=120_000)
+    page.locator(".lm-MenuBar-item", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
+    panel = Panel(page)
+    panel.root.wait_for(timeout=180_000)
+    # The notebook's own timing cell moves the slider too; wait until every cell has run.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+                   .every(p => /\\[\\d+\\]/.test(p.textContent))""", timeout=180_000)
+    status.wait_for(timeout=120_000)
+    result = exercise_slider(page, panel)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "slider_latency.json").write_text(json.dumps(result, indent=1))
+    print(f"\nslider move to new text (4 temperatures x 400 characters): {result}")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    panel.root.screenshot(path=str(SCREENSHOT))
+    assert unexpected_console_errors(page) == []
+
+
+def test_the_slider_as_a_standalone_voila_page(voila_server, page):
+    page.goto(voila_server, timeout=120_000)
+    panel = Panel(page)
+    panel.root.wait_for(timeout=180_000)
+    exercise_slider(page, panel)
+    assert "Temperature slider" in page.title() + page.locator("h1").first.inner_text()
+    assert unexpected_console_errors(page) == []

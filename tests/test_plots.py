@@ -1,0 +1,83 @@
+import math
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+from textgen_helpers.plots import (
+    LiveTraining,
+    samples_table_html,
+    draw_generation_loop,
+    draw_stacked_lstm,
+    plot_history,
+    plot_next_char_distribution,
+)
+from textgen_helpers.sampling import apply_temperature
+from textgen_helpers.training import TrainingConfig, TrainingRun
+from textgen_helpers.vocabulary import Vocabulary
+
+matplotlib.use("Agg")
+
+HISTORY = pd.DataFrame({"epoch": [1, 2, 3], "loss": [3.0, 2.2, 1.9], "val_loss": [2.8, 2.3, 2.1]})
+
+
+def test_history_plot_has_nats_on_the_left_and_bits_on_the_right():
+    ax = plot_history(HISTORY, references={"Shannon": 1.3})
+    assert ax.get_ylabel() == "cross-entropy (nats per character)" and ax.get_xlabel() == "epoch"
+    assert ax.get_title() == "Training and validation loss"
+    assert [child.get_ylabel() for child in ax.child_axes] == ["bits per character"]
+    levels = [line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert levels == [pytest.approx(1.3 * math.log(2))]
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels[:2] == ["training", "validation"] and labels[2].startswith("Shannon (1.30 bits)")
+
+
+def test_redrawing_keeps_a_single_bits_axis():
+    ax = plot_history(HISTORY)
+    for _ in range(3):
+        plot_history(HISTORY, ax)
+    assert len(ax.child_axes) == 1 and len(ax.get_lines()) == 2
+
+
+def test_live_training_draws_once_then_updates_in_place(monkeypatch):
+    shown = []
+
+    class Handle:
+        def __init__(self):
+            self.updates = 0
+
+        def update(self, obj):
+            self.updates += 1
+
+    def fake_display(obj, display_id=None):
+        assert display_id is True
+        shown.append(Handle())
+        return shown[-1]
+
+    monkeypatch.setattr("IPython.display.display", fake_display)
+    samples = pd.DataFrame({"epoch": [1, 1, 2, 2], "temperature": [0.0, 0.5] * 2, "text": ["a\nb", "c", "d", "e"]})
+    run = TrainingRun(model=None, vocab=None, config=TrainingConfig(), history=HISTORY, samples=samples)
+    live = LiveTraining(references={"Shannon": 1.3})
+    for _ in range(3):
+        live(run)
+    assert len(shown) == 2  # one figure, one table, each displayed once
+    assert [handle.updates for handle in shown] == [2, 2]
+    assert len(live._figure.axes[0].get_lines()) == 3  # training, validation, Shannon
+    table = samples_table_html(run.samples_table()).data
+    assert "T = 0.5" in table and "a⏎b" in table
+
+
+def test_the_explanatory_figures_draw():
+    assert draw_generation_loop().get_title() == "Generating text one character at a time"
+    assert draw_stacked_lstm([128, 128], 65).get_title() == "Stacked LSTM 128,128 (seq2one)"
+
+
+def test_the_distribution_chart_shows_the_sharpened_probabilities():
+    vocab = Vocabulary("abcd")
+    probs = np.array([0.1, 0.6, 0.05, 0.25])
+    ax = plot_next_char_distribution(probs, vocab, 0.5, top=3)
+    heights = [bar.get_height() for bar in ax.patches]
+    np.testing.assert_allclose(heights[:3], [0.6, 0.25, 0.1])
+    np.testing.assert_allclose(heights[3:], apply_temperature(probs, 0.5)[[1, 3, 0]])
+    assert ax.get_ylabel() == "probability" and "temperature 0.5" in ax.get_title()

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from textgen_helpers.bundle import load_bundle, save_bundle
+from textgen_helpers.widgets import NextCharExplorer, TemperaturePanel, next_char_probs
+
+
+@pytest.fixture(scope="module")
+def bundle(trained, tmp_path_factory):
+    path = tmp_path_factory.mktemp("bundles") / "small"
+    save_bundle(path, trained.model, trained.vocab, sample_len=40, history=trained.history, seed_text=trained.seed_text)
+    return load_bundle(path)
+
+
+def test_the_panel_shows_one_column_per_temperature(bundle):
+    panel = TemperaturePanel(bundle, length=60, temperature=0.75, compare="0.25, 0.5, 1.0")
+    assert panel.temperatures == [0.75, 0.25, 0.5, 1.0]
+    assert len(panel.columns.children) == 4 and all(len(t) == 60 for t in panel.texts)
+    assert 'data-temperature="0.75"' in panel.columns.children[0].value
+    assert "T = 0.75 (slider)" in panel.columns.children[0].value
+    assert "4 &times; 60 characters in" in panel.status.value
+
+
+def test_moving_the_slider_regenerates_and_moving_back_gives_the_same_text(bundle):
+    panel = TemperaturePanel(bundle, length=80, temperature=0.75, compare="")
+    first = panel.texts[0]
+    panel.temperature.value = 1.5
+    assert panel.temperatures == [1.5] and panel.texts[0] != first
+    assert 'data-temperature="1.5"' in panel.columns.children[0].value
+    panel.temperature.value = 0.75
+    assert panel.texts[0] == first  # same random seed: only the temperature changed
+
+
+def test_without_the_same_seed_every_change_draws_new_text(bundle):
+    panel = TemperaturePanel(bundle, length=80, temperature=1.0, compare="")
+    panel.same_seed.value = False
+    texts = {panel.texts[0]}
+    for _ in range(3):
+        panel.regenerate()
+        texts.add(panel.texts[0])
+    assert len(texts) == 4
+
+
+def test_length_seed_text_and_comparisons_are_followed(bundle):
+    panel = TemperaturePanel(bundle, length=60, compare="0.5")
+    panel.length.value = 100
+    assert all(len(t) == 100 for t in panel.texts)
+    panel.compare.value = "0, 1, 1.5"
+    assert panel.temperatures == [0.75, 0.0, 1.0, 1.5] and len(panel.columns.children) == 4
+    before = list(panel.texts)
+    panel.seed_text.value = "KING RICHARD:\n"
+    assert panel.texts != before and "Skipped" not in panel.status.value
+
+
+def test_bad_input_in_the_panel_is_explained_not_raised(bundle):
+    panel = TemperaturePanel(bundle, length=40, compare="0.5")
+    before = list(panel.texts)
+    panel.compare.value = "0.5, hot"
+    assert "compare with" in panel.status.value and "temperature must be a number" in panel.status.value
+    assert panel.texts == before
+    panel.compare.value = "0.5"
+    panel.seed_text.value = ""
+    assert "Type a seed text" in panel.status.value
+    panel.seed_text.value = "Roméo"
+    assert "Skipped characters the model does not know: &#x27;é&#x27;" in panel.status.value
+    assert len(panel.texts[0]) == 40
+
+
+def test_the_next_character_explorer_shows_the_model_distribution(bundle):
+    explorer = NextCharExplorer(bundle, "ROMEO:\nWhat light", temperature=0.5)
+    assert explorer.probs.shape == (65,) and explorer.probs.sum() == pytest.approx(1.0, abs=1e-5)
+    explorer.temperature.value = 1.5
+    assert explorer.axes.get_title().endswith("T = 1.5")
+    top = np.sort(explorer.probs)[::-1][:15]
+    heights = [bar.get_height() for bar in explorer.axes.patches]
+    np.testing.assert_allclose(heights[:15], top)
+
+
+def test_next_char_probs_match_the_models_softmax(bundle, trained):
+    ids = trained.vocab.encode("To be, or not")
+    probs = next_char_probs(bundle.model, ids)
+    logits = bundle.model(ids[None])[0, -1].numpy().astype(np.float64)
+    expected = np.exp(logits - logits.max())
+    np.testing.assert_allclose(probs, expected / expected.sum(), rtol=1e-4)

@@ -1,0 +1,186 @@
+"""Plots: loss curves in nats and bits per character, the generation loop, the stacked model,
+and next-character distributions. Every figure has a title, labelled axes and units.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .sampling import apply_temperature
+
+SHANNON_BITS = 1.3  # Shannon's (1951) estimate of the entropy of English, bits per character
+LN2 = math.log(2)
+
+
+def plot_history(history: pd.DataFrame, ax=None, *, title: str = "Training and validation loss",
+                 references: dict[str, float] | None = None, ylim: tuple[float, float] | None = None):
+    """Loss per epoch: nats per character on the left axis, bits per character on the right.
+
+    ``references`` maps a label to a level in bits per character (drawn as dashed lines), such
+    as ``{"Shannon's estimate for English": 1.3, "best 5-gram": 2.1}``.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    for child in list(ax.child_axes):  # the bits axis of an earlier draw
+        child.remove()
+    ax.clear()
+    for column, label, style in (("loss", "training", "-o"), ("val_loss", "validation", "-s")):
+        if column in history and len(history):
+            ax.plot(history["epoch"], history[column], style, label=label, markersize=4)
+    for (label, bits), color in zip((references or {}).items(), itertools.cycle(("tab:gray", "tab:purple", "tab:brown"))):
+        ax.axhline(bits * LN2, linestyle="--", linewidth=1, color=color, label=f"{label} ({bits:.2f} bits)")
+    ax.set_title(title)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy (nats per character)")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if len(history):
+        ax.set_xlim(0.5, max(2, int(history["epoch"].max())) + 0.5)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    bits = ax.secondary_yaxis("right", functions=(lambda n: n / LN2, lambda b: b * LN2))
+    bits.set_ylabel("bits per character")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+class LiveTraining:
+    """An ``on_epoch_end`` hook for :func:`~textgen_helpers.training.train` that redraws, in place,
+    the loss curves and the table of samples (epochs x temperatures) after every epoch.
+
+    >>> live = LiveTraining(references={"Shannon": 1.3})      # doctest: +SKIP
+    >>> run = train(model, vocab, text, epochs=10, on_epoch_end=live, verbose=0)   # doctest: +SKIP
+    """
+
+    def __init__(self, *, title: str = "Training and validation loss", references: dict[str, float] | None = None,
+                 ylim: tuple[float, float] | None = None, show_samples: bool = True, sample_width: int = 60):
+        self.title, self.references, self.ylim = title, references, ylim
+        self.show_samples, self.sample_width = show_samples, sample_width
+        self._plot_handle = self._table_handle = None
+        self._figure = None
+
+    def __call__(self, run) -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        if self._figure is None:
+            self._figure, ax = plt.subplots(figsize=(8, 4.5))
+            plt.close(self._figure)  # shown through the display handle only, not again at cell end
+        ax = self._figure.axes[0]
+        plot_history(run.history, ax, title=self.title, references=self.references, ylim=self.ylim)
+        if self._plot_handle is None:
+            self._plot_handle = display(self._figure, display_id=True)
+        else:
+            self._plot_handle.update(self._figure)
+        if self.show_samples and not run.samples.empty:
+            table = samples_table_html(run.samples_table(), self.sample_width)
+            if self._table_handle is None:
+                self._table_handle = display(table, display_id=True)
+            else:
+                self._table_handle.update(table)
+
+
+def samples_table_html(table: pd.DataFrame, width: int = 60):
+    """A samples table (epochs x temperatures) as HTML that keeps line breaks visible as ``⏎``."""
+    from IPython.display import HTML
+
+    shown = table.map(lambda s: _visible(s[:width]))
+    return HTML(shown.to_html(escape=True).replace("<td>", '<td style="font-family: monospace; text-align: left">'))
+
+
+def draw_generation_loop(window: str = "To be, or not to b", probs: dict[str, float] | None = None, ax=None):
+    """The book's Figure 10.1: window -> model -> next-character distribution -> sample -> slide."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    probs = probs or {"e": 0.82, "y": 0.06, "a": 0.04, " ": 0.03, "o": 0.02}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 3.6))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 4)
+    ax.axis("off")
+    ax.set_title("Generating text one character at a time")
+    cell = 9.0 / (len(window) + 1)
+    for i, char in enumerate(window):
+        ax.add_patch(FancyBboxPatch((0.3 + i * cell, 3.0), cell * 0.9, 0.5, boxstyle="round,pad=0.02",
+                                    facecolor="#dbe9f6", edgecolor="#4a7ab0"))
+        ax.text(0.3 + i * cell + cell * 0.45, 3.25, _visible(char), ha="center", va="center", family="monospace")
+    ax.text(0.3, 3.7, f"1. the window: the last {len(window)} characters", fontsize=9)
+    ax.add_patch(FancyBboxPatch((3.6, 1.55), 2.6, 0.8, boxstyle="round,pad=0.05", facecolor="#fde9c8", edgecolor="#c98a1b"))
+    ax.text(4.9, 1.95, "stacked LSTM\n(predict)", ha="center", va="center", fontsize=10)
+    ax.add_patch(FancyArrowPatch((4.9, 2.95), (4.9, 2.4), arrowstyle="-|>", mutation_scale=15))
+    names = list(probs)
+    for k, name in enumerate(names):
+        height = probs[name] * 1.2
+        ax.add_patch(plt.Rectangle((6.9 + k * 0.45, 0.5), 0.35, height, color="#7fb77e"))
+        ax.text(6.9 + k * 0.45 + 0.17, 0.3, _visible(name), ha="center", va="center", family="monospace", fontsize=9)
+    ax.text(6.9, 2.05, "2. the next-character\n    distribution", fontsize=9)
+    ax.add_patch(FancyArrowPatch((6.25, 1.95), (6.85, 1.2), arrowstyle="-|>", mutation_scale=15))
+    chosen = max(probs, key=probs.get)
+    ax.add_patch(FancyBboxPatch((0.3 + len(window) * cell, 3.0), cell * 0.9, 0.5, boxstyle="round,pad=0.02",
+                                facecolor="#c8ecc7", edgecolor="#3b8a3a"))
+    ax.text(0.3 + len(window) * cell + cell * 0.45, 3.25, _visible(chosen), ha="center", va="center", family="monospace")
+    ax.add_patch(FancyArrowPatch((8.2, 1.4), (0.3 + len(window) * cell + cell * 0.45, 2.95), arrowstyle="-|>",
+                                 mutation_scale=15, connectionstyle="arc3,rad=0.3", color="#3b8a3a"))
+    ax.text(8.0, 2.6, "3. sample at a temperature,\n    append", fontsize=9, color="#3b8a3a")
+    ax.text(0.3, 2.55, "4. drop the first character; repeat", fontsize=9)
+    return ax
+
+
+def draw_stacked_lstm(sizes: Sequence[int], vocab_size: int, *, framing: str = "seq2one", sample_len: int = 40, ax=None):
+    """A diagram of the stacked model, bottom to top, with each layer's output shape."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    layers = [(f"one-hot input  [batch, {sample_len}, {vocab_size}]", "#dbe9f6")]
+    for i, units in enumerate(sizes, start=1):
+        sequences = framing == "seq2seq" or i < len(sizes)
+        shape = f"[batch, {sample_len}, {units}]" if sequences else f"[batch, {units}]"
+        note = "return_sequences=True" if sequences else "last step only"
+        layers.append((f"LSTM({units})  {shape}   {note}", "#fde9c8"))
+    out = f"[batch, {sample_len}, {vocab_size}]" if framing == "seq2seq" else f"[batch, {vocab_size}]"
+    layers.append((f"Dense({vocab_size}, softmax)  {out}", "#c8ecc7"))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.9 * len(layers) + 0.6))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, len(layers))
+    ax.axis("off")
+    ax.set_title(f"Stacked LSTM {','.join(map(str, sizes))} ({framing})")
+    for k, (label, color) in enumerate(layers):
+        ax.add_patch(FancyBboxPatch((1, k + 0.2), 8, 0.55, boxstyle="round,pad=0.03", facecolor=color, edgecolor="#555555"))
+        ax.text(5, k + 0.47, label, ha="center", va="center", family="monospace", fontsize=9)
+        if k:
+            ax.add_patch(FancyArrowPatch((5, k - 0.22), (5, k + 0.18), arrowstyle="-|>", mutation_scale=12))
+    return ax
+
+
+def plot_next_char_distribution(probs, vocab, temperature: float, *, top: int = 15, ax=None, title: str | None = None):
+    """Bar chart of the ``top`` most likely next characters after re-sharpening at ``temperature``."""
+    import matplotlib.pyplot as plt
+
+    sharpened = apply_temperature(np.asarray(probs, dtype=np.float64), temperature)
+    order = np.argsort(np.asarray(probs))[::-1][:top]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    ax.clear()
+    ax.bar(range(len(order)), np.asarray(probs)[order], color="#c7d7ea", label="model (T = 1)")
+    ax.bar(range(len(order)), sharpened[order], width=0.5, color="#2f6db5", label=f"T = {temperature:g}")
+    ax.set_xticks(range(len(order)), [_visible(vocab.chars[i]) for i in order], family="monospace")
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("next character (most likely first)")
+    ax.set_ylabel("probability")
+    ax.set_title(title or f"Next-character distribution at temperature {temperature:g}")
+    ax.legend(loc="upper right")
+    return ax
+
+
+def _visible(text: str) -> str:
+    """Newlines and spaces made visible for figures and tables."""
+    return text.replace("\n", "⏎").replace(" ", "␣") if len(text) == 1 else text.replace("\n", "⏎")

@@ -1,0 +1,161 @@
+"""Widgets: the temperature slider, and a live view of the next-character distribution.
+
+``TemperaturePanel(bundle)`` shows a control panel (temperature 0-2, seed text, length, a "same
+random seed" toggle, temperatures to compare) and the text generated at each temperature side by
+side, in columns. Every change regenerates all columns in one batched call of the fast
+generator, so moving the slider answers in tens of milliseconds on a laptop CPU.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+import time
+
+import numpy as np
+
+from .sampling import check_temperature, check_temperatures
+
+MAX_TEMPERATURE = 2.0
+
+
+class TemperaturePanel:
+    """The workshop's control panel for one model bundle (see the module docstring).
+
+    Attributes of interest to tests and notebooks: ``temperature``, ``seed_text``, ``length``,
+    ``same_seed`` and ``compare`` (the controls), ``texts`` (the last texts, one per column) and
+    ``last_seconds`` (how long the last regeneration took).
+    """
+
+    def __init__(self, bundle, *, seed_text: str | None = None, length: int = 400, temperature: float = 0.75,
+                 compare: str = "0.25, 0.5, 1.0", seed: int = 0):
+        import ipywidgets as w
+
+        self.bundle = bundle
+        self._seed = seed
+        self._fresh_seeds = itertools.count(seed + 1)
+        self.temperature = w.FloatSlider(value=check_temperature(temperature), min=0.0, max=MAX_TEMPERATURE, step=0.05,
+                                         description="temperature", readout_format=".2f", continuous_update=True,
+                                         layout=w.Layout(width="420px"))
+        self.seed_text = w.Textarea(value=seed_text if seed_text is not None else bundle.default_seed_text,
+                                    description="seed text", layout=w.Layout(width="420px", height="64px"))
+        self.length = w.IntSlider(value=length, min=20, max=1000, step=20, description="length",
+                                  continuous_update=False, layout=w.Layout(width="420px"))
+        self.same_seed = w.Checkbox(value=True, description="same random seed", indent=False)
+        self.compare = w.Text(value=compare, description="compare with", placeholder="0.25, 0.5, 1.0",
+                              continuous_update=False, layout=w.Layout(width="420px"))
+        self.status = w.HTML()
+        self.columns = w.HBox(layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.columns.add_class("textgen-columns")
+        controls = w.VBox([self.temperature, self.length, self.seed_text, self.compare, self.same_seed])
+        self.widget = w.VBox([controls, self.status, self.columns])
+        self.widget.add_class("textgen-panel")
+        self.texts: list[str] = []
+        self.temperatures: list[float] = []
+        self.last_seconds = float("nan")
+        for control in (self.temperature, self.length, self.seed_text, self.compare, self.same_seed):
+            control.observe(self._on_change, names="value")
+        self.regenerate()
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+    def _on_change(self, change) -> None:
+        self.regenerate()
+
+    def regenerate(self) -> list[str]:
+        """Generate every column again from the current controls; returns the texts."""
+        import ipywidgets as w
+
+        try:
+            compare = check_temperatures(self.compare.value) if self.compare.value.strip() else []
+        except ValueError as err:
+            self.status.value = _note(f"compare with: {err}")
+            return self.texts
+        seed_text = self.seed_text.value
+        unknown = self.bundle.vocab.unknown(seed_text)
+        if not self.bundle.vocab.encode(seed_text, unknown="skip").size:
+            self.status.value = _note("Type a seed text for the model to continue.")
+            return self.texts
+        temperatures = [float(self.temperature.value)] + [t for t in compare if t != self.temperature.value]
+        seed = self._seed if self.same_seed.value else next(self._fresh_seeds)
+        start = time.perf_counter()
+        texts = self.bundle.generator(seed_text, int(self.length.value), temperatures, seed=seed,
+                                      window=self.bundle.sample_len, unknown="skip")
+        self.last_seconds = time.perf_counter() - start
+        self.texts, self.temperatures = texts, temperatures
+        if len(self.columns.children) != len(texts):
+            self.columns.children = [w.HTML(layout=w.Layout(width="320px", margin="0 12px 0 0")) for _ in texts]
+        for column, temperature, text in zip(self.columns.children, temperatures, texts, strict=True):
+            column.value = _column_html(temperature, text, main=column is self.columns.children[0])
+        skipped = f" Skipped characters the model does not know: {''.join(unknown)!r}." if unknown else ""
+        self.status.value = (f'<span class="textgen-status">{len(texts)} &times; {self.length.value} characters in '
+                             f'{self.last_seconds * 1000:.0f} ms (seed {seed}).{html.escape(skipped)}</span>')
+        return texts
+
+
+class NextCharExplorer:
+    """A temperature slider over a bar chart of the model's next-character distribution."""
+
+    def __init__(self, bundle, seed_text: str, *, temperature: float = 1.0, top: int = 15):
+        import ipywidgets as w
+
+        from .generation import _seed_ids
+        from .plots import plot_next_char_distribution
+
+        ids = _seed_ids(bundle.vocab, seed_text, bundle.sample_len, "error")
+        self.probs = next_char_probs(bundle.model, ids)
+        self.bundle, self.seed_text, self.top = bundle, seed_text, top
+        self.temperature = w.FloatSlider(value=check_temperature(temperature), min=0.0, max=MAX_TEMPERATURE, step=0.05,
+                                         description="temperature", readout_format=".2f", continuous_update=True)
+        self.output = w.Output()
+        self._plot = plot_next_char_distribution
+        self.temperature.observe(lambda change: self.draw(), names="value")
+        self.widget = w.VBox([self.temperature, self.output])
+        self.draw()
+
+    def draw(self) -> None:
+        """Redraw the bar chart at the slider's temperature (kept as ``self.axes``)."""
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        fig, self.axes = plt.subplots(figsize=(8, 3.2))
+        self._plot(self.probs, self.bundle.vocab, self.temperature.value, top=self.top, ax=self.axes,
+                   title=f"After {self.seed_text[-30:]!r}: the next character at T = {self.temperature.value:g}")
+        plt.close(fig)  # shown once, inside the output widget, not again below the cell
+        with self.output:
+            self.output.clear_output(wait=True)
+            display(fig)
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def next_char_probs(model, ids) -> np.ndarray:
+    """``[V]`` probabilities of the character after ``ids`` (works for both framings)."""
+    from .model import model_framing
+    from .runtime import import_tensorflow
+
+    tf, _ = import_tensorflow()
+    ids = np.asarray(ids, dtype=np.int32)[None, :]
+    if model_framing(model) == "seq2one":
+        vocab_size = int(model.outputs[0].shape[-1])
+        return model(tf.one_hot(ids, vocab_size), training=False).numpy()[0].astype(np.float64)
+    logits = model(ids, training=False)[0, -1]
+    return tf.nn.softmax(logits).numpy().astype(np.float64)
+
+
+def _column_html(temperature: float, text: str, *, main: bool) -> str:
+    label = f"T = {temperature:g}" + (" (slider)" if main else "")
+    return (f'<div class="textgen-column" data-temperature="{temperature:g}">'
+            f'<div class="textgen-heading" style="font-weight: bold">{label}</div>'
+            f'<pre class="textgen-text" style="white-space: pre-wrap; font-size: 12px; margin: 4px 0">'
+            f"{html.escape(text)}</pre></div>")
+
+
+def _note(message: str) -> str:
+    return f'<span class="textgen-status" style="color: #a15c00">{html.escape(message)}</span>'
