@@ -101,6 +101,9 @@ def test_train_save_delete_the_corpus_then_generate(small_corpus, tmp_path):
     assert "epoch 1/1  loss" in result.stdout and "T=0.75" in result.stdout
     assert f"saved the model bundle to {bundle}" in result.stdout
     assert result.stderr == ""  # no TensorFlow start-up noise
+    training = json.loads((bundle / "config.json").read_text())["training"]
+    assert training["command"].startswith("textgen train ") and "--lstm-layer-size 16" in training["command"]
+    assert training["learning_rate"] == 0.01 and training["optimizer"] == "rmsprop"
     small_corpus.unlink()
 
     result = run_textgen("generate", bundle, "--length", "60", "--temperature", "0.5", "--seed-text", "First:")

@@ -142,6 +142,7 @@ def save_bundle(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
     try:
         # Weights and architecture only: a bundle is for generating (checkpoints keep optimizer state).
         export = keras.Model.from_config(_float32(model.get_config()))  # fresh, uncompiled, float32

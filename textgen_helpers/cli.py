@@ -14,6 +14,7 @@ A bad argument prints one line on stderr and exits with status 2; a problem foun
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -30,7 +31,9 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # recorded in the bundle, so a model says how it was made
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -180,7 +183,10 @@ def _train(args) -> int:
         print(f"trained {int(last['epoch'])} epochs in {minutes:.1f} min: best validation loss "
               f"{run.best_val_loss:.3f} nats/char ({nats_to_bits(run.best_val_loss):.2f} bits/char)")
     if args.save_path is not None:
-        save_bundle(args.save_path, run.model, vocab, sample_len=args.sample_len, training=config.to_dict(),
+        training = {**config.to_dict(), "learning_rate": args.learning_rate, "optimizer": args.optimizer,
+                    "clipnorm": args.clipnorm, "reduce_lr_on_plateau": args.reduce_lr_on_plateau,
+                    "command": shlex.join(["textgen", *args.argv])}
+        save_bundle(args.save_path, run.model, vocab, sample_len=args.sample_len, training=training,
                     history=run.history, corpus=corpus, seed_text=run.seed_text)
         print(f"saved the model bundle to {args.save_path}; generate with: textgen generate {args.save_path}")
     return 0

@@ -102,35 +102,36 @@ def draw_generation_loop(window: str = "To be, or not to b", probs: dict[str, fl
 
     probs = probs or {"e": 0.82, "y": 0.06, "a": 0.04, " ": 0.03, "o": 0.02}
     if ax is None:
-        _, ax = plt.subplots(figsize=(10, 3.6))
+        _, ax = plt.subplots(figsize=(10, 3.8))
     ax.set_xlim(0, 10)
-    ax.set_ylim(0, 4)
+    ax.set_ylim(0, 4.1)
     ax.axis("off")
     ax.set_title("Generating text one character at a time")
-    cell = 9.0 / (len(window) + 1)
-    for i, char in enumerate(window):
-        ax.add_patch(FancyBboxPatch((0.3 + i * cell, 3.0), cell * 0.9, 0.5, boxstyle="round,pad=0.02",
-                                    facecolor="#dbe9f6", edgecolor="#4a7ab0"))
-        ax.text(0.3 + i * cell + cell * 0.45, 3.25, _visible(char), ha="center", va="center", family="monospace")
-    ax.text(0.3, 3.7, f"1. the window: the last {len(window)} characters", fontsize=9)
-    ax.add_patch(FancyBboxPatch((3.6, 1.55), 2.6, 0.8, boxstyle="round,pad=0.05", facecolor="#fde9c8", edgecolor="#c98a1b"))
-    ax.text(4.9, 1.95, "stacked LSTM\n(predict)", ha="center", va="center", fontsize=10)
-    ax.add_patch(FancyArrowPatch((4.9, 2.95), (4.9, 2.4), arrowstyle="-|>", mutation_scale=15))
-    names = list(probs)
-    for k, name in enumerate(names):
-        height = probs[name] * 1.2
-        ax.add_patch(plt.Rectangle((6.9 + k * 0.45, 0.5), 0.35, height, color="#7fb77e"))
-        ax.text(6.9 + k * 0.45 + 0.17, 0.3, _visible(name), ha="center", va="center", family="monospace", fontsize=9)
-    ax.text(6.9, 2.05, "2. the next-character\n    distribution", fontsize=9)
-    ax.add_patch(FancyArrowPatch((6.25, 1.95), (6.85, 1.2), arrowstyle="-|>", mutation_scale=15))
+    cell = 9.2 / (len(window) + 1)
+
+    def box(k, char, face, edge, hatch=None):
+        ax.add_patch(FancyBboxPatch((0.3 + k * cell, 3.0), cell * 0.85, 0.5, boxstyle="round,pad=0.02",
+                                    facecolor=face, edgecolor=edge, hatch=hatch))
+        ax.text(0.3 + k * cell + cell * 0.42, 3.25, _visible(char), ha="center", va="center", family="monospace")
+
+    for k, char in enumerate(window):
+        box(k, char, "#e6e6e6" if k == 0 else "#dbe9f6", "#999999" if k == 0 else "#4a7ab0", "//" if k == 0 else None)
     chosen = max(probs, key=probs.get)
-    ax.add_patch(FancyBboxPatch((0.3 + len(window) * cell, 3.0), cell * 0.9, 0.5, boxstyle="round,pad=0.02",
-                                facecolor="#c8ecc7", edgecolor="#3b8a3a"))
-    ax.text(0.3 + len(window) * cell + cell * 0.45, 3.25, _visible(chosen), ha="center", va="center", family="monospace")
-    ax.add_patch(FancyArrowPatch((8.2, 1.4), (0.3 + len(window) * cell + cell * 0.45, 2.95), arrowstyle="-|>",
-                                 mutation_scale=15, connectionstyle="arc3,rad=0.3", color="#3b8a3a"))
-    ax.text(8.0, 2.6, "3. sample at a temperature,\n    append", fontsize=9, color="#3b8a3a")
-    ax.text(0.3, 2.55, "4. drop the first character; repeat", fontsize=9)
+    box(len(window), chosen, "#c8ecc7", "#3b8a3a")
+    ax.text(0.3, 3.75, f"1. the window: the last {len(window)} characters", fontsize=9)
+    ax.text(0.3, 2.65, "4. drop the first character, and repeat", fontsize=9, color="#666666")
+    ax.add_patch(FancyBboxPatch((2.6, 1.3), 2.4, 0.8, boxstyle="round,pad=0.05", facecolor="#fde9c8", edgecolor="#c98a1b"))
+    ax.text(3.8, 1.7, "stacked LSTM\n(predict)", ha="center", va="center", fontsize=10)
+    ax.add_patch(FancyArrowPatch((3.8, 2.95), (3.8, 2.15), arrowstyle="-|>", mutation_scale=15))
+    for k, name in enumerate(probs):
+        ax.add_patch(plt.Rectangle((5.8 + k * 0.45, 0.45), 0.35, probs[name] * 1.3, color="#7fb77e"))
+        ax.text(5.8 + k * 0.45 + 0.17, 0.25, _visible(name), ha="center", va="center", family="monospace", fontsize=9)
+    ax.text(8.15, 0.55, "2. the next-character\n    distribution", fontsize=9)
+    ax.add_patch(FancyArrowPatch((5.05, 1.6), (5.75, 1.2), arrowstyle="-|>", mutation_scale=15))
+    target_x = 0.3 + len(window) * cell + cell * 0.42
+    ax.add_patch(FancyArrowPatch((5.97, 1.6), (target_x, 2.95), arrowstyle="-|>", mutation_scale=15,
+                                 connectionstyle="arc3,rad=-0.3", color="#3b8a3a"))
+    ax.text(7.35, 1.75, "3. sample at a temperature,\n    append", fontsize=9, color="#3b8a3a")
     return ax
 
 
