@@ -33,17 +33,18 @@ class TemperaturePanel:
 
         self.bundle = bundle
         self._seed = seed
+        style = {"description_width": "120px"}
         self._fresh_seeds = itertools.count(seed + 1)
         self.temperature = w.FloatSlider(value=check_temperature(temperature), min=0.0, max=MAX_TEMPERATURE, step=0.05,
                                          description="temperature", readout_format=".2f", continuous_update=True,
-                                         layout=w.Layout(width="420px"))
+                                         style=style, layout=w.Layout(width="480px"))
         self.seed_text = w.Textarea(value=seed_text if seed_text is not None else bundle.default_seed_text,
-                                    description="seed text", layout=w.Layout(width="420px", height="64px"))
+                                    description="seed text", style=style, layout=w.Layout(width="480px", height="64px"))
         self.length = w.IntSlider(value=length, min=20, max=1000, step=20, description="length",
-                                  continuous_update=False, layout=w.Layout(width="420px"))
-        self.same_seed = w.Checkbox(value=True, description="same random seed", indent=False)
+                                  continuous_update=False, style=style, layout=w.Layout(width="480px"))
+        self.same_seed = w.Checkbox(value=True, description="same random seed", style=style)
         self.compare = w.Text(value=compare, description="compare with", placeholder="0.25, 0.5, 1.0",
-                              continuous_update=False, layout=w.Layout(width="420px"))
+                              continuous_update=False, style=style, layout=w.Layout(width="480px"))
         self.status = w.HTML()
         self.columns = w.HBox(layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
         self.columns.add_class("textgen-columns")

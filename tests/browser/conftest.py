@@ -64,7 +64,7 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def page(browser, request):
     """A fresh page; its console is recorded, and on failure it leaves a screenshot and the log."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 1600})
     page = context.new_page()
     console = []
     page.on("console", lambda message: console.append(f"[{message.type}] {message.text}"))

@@ -49,8 +49,11 @@ class Panel:
         return time.perf_counter() - start
 
 
-def exercise_slider(page, panel: Panel) -> dict:
-    """Move the temperature slider by keyboard and by dragging; check text and readout each time."""
+def exercise_slider(page, panel: Panel, screenshot=None) -> dict:
+    """Move the temperature slider by keyboard and by dragging; check text and readout each time.
+
+    ``screenshot``, a path, gets a picture of the panel after the keyboard moves.
+    """
     panel.root.locator(".textgen-column").first.wait_for(timeout=120_000)
     start_t, start_text = panel.slider_temperature(), panel.text()
     assert panel.shown_temperature() == pytest.approx(start_t)
@@ -66,6 +69,9 @@ def exercise_slider(page, panel: Panel) -> dict:
         assert panel.slider_temperature() == pytest.approx(target)
     keyboard_text = panel.text()
     assert keyboard_text != start_text
+    if screenshot is not None:
+        screenshot.parent.mkdir(parents=True, exist_ok=True)
+        panel.root.screenshot(path=str(screenshot))
 
     # Drag: press on the handle and move the mouse right; a drag sends intermediate values,
     # so wait for the column to show the slider's final readout.
@@ -103,12 +109,10 @@ def test_the_slider_in_jupyterlab(lab_server, page):
         """() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
                    .every(p => /\\[\\d+\\]/.test(p.textContent))""", timeout=180_000)
     status.wait_for(timeout=120_000)
-    result = exercise_slider(page, panel)
+    result = exercise_slider(page, panel, screenshot=SCREENSHOT)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "slider_latency.json").write_text(json.dumps(result, indent=1))
     print(f"\nslider move to new text (4 temperatures x 400 characters): {result}")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    panel.root.screenshot(path=str(SCREENSHOT))
     assert unexpected_console_errors(page) == []
 
 
