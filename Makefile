@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 start: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -49,7 +49,7 @@ bundle: $(STAMP)
 		--save-path $(SHIPPED_BUNDLE) --checkpoint-dir models/shipped-bundle-checkpoint
 
 slider: $(STAMP)
-	$(BIN)/voila apps/slider.ipynb --port=8866
+	$(BIN)/voila apps/slider.ipynb --port=8866 --no-browser
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
