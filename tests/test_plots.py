@@ -7,11 +7,11 @@ import pytest
 
 from textgen_helpers.plots import (
     LiveTraining,
-    samples_table_html,
     draw_generation_loop,
     draw_stacked_lstm,
     plot_history,
     plot_next_char_distribution,
+    samples_table_html,
 )
 from textgen_helpers.sampling import apply_temperature
 from textgen_helpers.training import TrainingConfig, TrainingRun

@@ -147,3 +147,8 @@ def test_seq2one_validation_windows_predict_the_next_character():
     assert x.shape == (10, 40) and y.shape == (10,) and np.all(w == 1)
     np.testing.assert_array_equal(y, x[:, -1] + 1)
     assert x[0, 0] == 0 and x[-1, -1] == 498  # spread over the whole text
+
+
+def test_only_sequence_to_one_validation_is_subsampled():
+    with pytest.raises(ValueError, match="max_windows applies to framing='seq2one'"):
+        validation_windows(np.arange(500, dtype=np.int32), 40, framing="seq2seq", max_windows=3)

@@ -47,6 +47,7 @@ from .windows import (
 tf, keras = import_tensorflow()
 
 CHECKPOINT_STATE = "state.json"
+SAMPLE_COLUMNS = ["epoch", "temperature", "text"]
 HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "loss_bits", "val_loss_bits", "seconds", "chars", "chars_per_second"]
 
 
@@ -162,7 +163,7 @@ def train(
         )
     framing = model_framing(model)
     run = TrainingRun(model=model, vocab=vocab, config=config,
-                      history=pd.DataFrame(columns=HISTORY_COLUMNS), samples=pd.DataFrame(columns=["epoch", "temperature", "text"]))
+                      history=pd.DataFrame(columns=HISTORY_COLUMNS), samples=pd.DataFrame(columns=SAMPLE_COLUMNS))
     checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
     if resume and checkpoint is not None and checkpoint.exists():
         checkpoint.restore(run)
@@ -213,9 +214,12 @@ def evaluate_loss(model: keras.Model, val_ids: np.ndarray, sample_len: int, *,
                   max_windows: int | None = None, batch_size: int = 256) -> float:
     """Mean cross-entropy (nats per character) on a held-out text, each character predicted once.
 
-    See :func:`textgen_helpers.windows.validation_windows` for which windows are used.
+    See :func:`textgen_helpers.windows.validation_windows` for which windows are used;
+    ``max_windows`` subsamples a sequence-to-one model's windows and is ignored for seq2seq.
     """
     framing = model_framing(model)
+    if framing == "seq2seq":
+        max_windows = None  # every character once is cheap here; the cap is for seq2one
     x, y, w = validation_windows(val_ids, sample_len, framing=framing, max_windows=max_windows)
     loss_fn = _loss_function(model)
     total = weight = 0.0
@@ -284,7 +288,7 @@ class Checkpoint:
         model.optimizer.build(model.trainable_variables)  # so its state has somewhere to load into
         model.load_weights(model_file)
         run.history = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS)
-        run.samples = pd.DataFrame(state["samples"], columns=["epoch", "temperature", "text"])
+        run.samples = pd.DataFrame(state["samples"], columns=SAMPLE_COLUMNS)
         run.resumed_from_epoch = int(state["epoch"])
 
 
@@ -314,9 +318,7 @@ class _EpochReporter(keras.callbacks.Callback):
         train_seconds = time.perf_counter() - self._epoch_start
         seq2seq = model_framing(run.model) == "seq2seq"
         predicted = self._steps * config.batch_size * (config.sample_len if seq2seq else 1)
-        # seq2seq reads the whole tail cheaply; seq2one needs a window per character, so it subsamples.
-        val_loss = evaluate_loss(run.model, self.val_ids, config.sample_len,
-                                 max_windows=None if seq2seq else config.max_validation_windows)
+        val_loss = evaluate_loss(run.model, self.val_ids, config.sample_len, max_windows=config.max_validation_windows)
         logs["val_loss"] = val_loss
         loss = float(logs.get("loss", math.nan))
         samples = []
@@ -331,7 +333,7 @@ class _EpochReporter(keras.callbacks.Callback):
                "chars": predicted, "chars_per_second": predicted / train_seconds if train_seconds > 0 else math.nan}
         run.history = pd.DataFrame([*run.history.to_dict(orient="records"), row], columns=HISTORY_COLUMNS)
         if samples:
-            new = pd.DataFrame(samples, columns=["epoch", "temperature", "text"])
+            new = pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
             run.samples = new if run.samples.empty else pd.concat([run.samples, new], ignore_index=True)
         if self.checkpoint is not None:
             self.checkpoint.save(run, epoch + 1)

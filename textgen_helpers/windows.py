@@ -206,10 +206,12 @@ def validation_windows(
     * ``seq2one``: ``y [N]`` is the character after each window and ``weights`` are ones; windows
       are spread evenly over the text.
 
-    ``max_windows`` keeps that many windows, evenly spaced (the sequence-to-one model needs a
-    whole window per predicted character, so a full pass is slow).
+    ``max_windows`` (seq2one only) keeps that many windows, evenly spaced: the sequence-to-one
+    model needs a whole window per predicted character, so a full pass is slow.
     """
     _check_framing(framing)
+    if max_windows is not None and framing == "seq2seq":
+        raise ValueError("max_windows applies to framing='seq2one'; seq2seq windows already cover the text once")
     ids = np.asarray(ids, dtype=np.int32)
     if framing == "seq2one":
         starts = window_starts(len(ids), sample_len, 1)
@@ -223,8 +225,6 @@ def validation_windows(
     starts = np.arange(0, len(ids) - sample_len, stride, dtype=np.int64)
     if len(starts) == 0:
         raise ValueError(f"a validation text of {len(ids):,} characters is shorter than one window of {sample_len}")
-    if max_windows is not None and len(starts) > max_windows:
-        starts = starts[:max_windows]
     positions = starts[:, None] + np.arange(sample_len)
     weights = np.ones(positions.shape, dtype=np.float32)
     weights[1:, :burn_in] = 0.0
