@@ -46,6 +46,7 @@ from textgen_helpers import (  # noqa: E402
     build_model,
     evaluate_loss,
     generate_reference,
+    halve_lr_on_plateau,
     load_corpus,
     random_onehot_windows,
     split_train_validation,
@@ -166,18 +167,15 @@ def bench_training(vocab, text, train_ids, val_ids, minutes, rounds, quick):
         book.train_for(chunk)
         book_val = evaluate_loss(book.model, val_ids, BOOK["sample_len"], max_windows=2_000)
         curves["book"].append((round((r + 1) * chunk / 60, 2), round(book_val, 4)))
-        plateau = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1,
-                                                     min_lr=RECOMMENDED["learning_rate"] / 32)]
+        plateau = [halve_lr_on_plateau(RECOMMENDED["learning_rate"])] if RECOMMENDED["reduce_lr_on_plateau"] else []
         run = train(ours, vocab, text, epochs=10_000, checkpoint_dir=checkpoint, resume=r > 0, max_seconds=chunk,
-                    callbacks=plateau if RECOMMENDED["reduce_lr_on_plateau"] else [],
+                    callbacks=plateau,
                     verbose=0, display_length=0, sample_len=RECOMMENDED["sample_len"],
                     batch_size=RECOMMENDED["batch_size"], examples_per_epoch=RECOMMENDED["examples_per_epoch"])
         curves["ours"].append((round((r + 1) * chunk / 60, 2), round(float(run.history["val_loss"].iloc[-1]), 4)))
         print(f"  round {r + 1}/{rounds}: book {book_val:.3f} nats ({book.epochs} epochs), "
               f"ours {curves['ours'][-1][1]:.3f} nats ({len(run.history)} epochs)", flush=True)
     history = run.history
-    ours_chars = float(history["chars"].sum())
-    ours_seconds = float((history["chars"] / history["chars_per_second"]).sum())
     shutil.rmtree(checkpoint, ignore_errors=True)
     # Final scores on the same held-out tail: each character predicted from exactly 60 characters of
     # context by the book's model, and from 16-31 by ours (windows of 32 overlapping by half).
@@ -185,7 +183,7 @@ def bench_training(vocab, text, train_ids, val_ids, minutes, rounds, quick):
     book_final = evaluate_loss(book.model, val_ids, BOOK["sample_len"], max_windows=max_windows)
     ours_final = evaluate_loss(ours, val_ids, RECOMMENDED["sample_len"])
     book_rate = book.chars / book.seconds
-    ours_rate = ours_chars / ours_seconds
+    ours_rate = run.chars_per_second
     return ours, {
         "train_speedup": round(ours_rate / book_rate, 1),
         "book_chars_per_second": round(book_rate),

@@ -22,9 +22,9 @@ sys.path.insert(0, str(ROOT))
 
 from textgen_helpers.runtime import import_tensorflow, set_seed  # noqa: E402
 
-tf, keras = import_tensorflow()
+import_tensorflow()  # quietly, before the package imports Keras
 
-from textgen_helpers import Vocabulary, build_model, load_corpus, train  # noqa: E402
+from textgen_helpers import Vocabulary, build_model, halve_lr_on_plateau, load_corpus, train  # noqa: E402
 
 BASELINE = dict(lstm_layer_sizes="128,128", dropout=0.0, optimizer="rmsprop", learning_rate=1e-2, sample_len=100,
                 batch_size=128, examples_per_epoch=10_000, reduce_lr_on_plateau=False)
@@ -48,14 +48,12 @@ def run(config: dict, minutes: float) -> dict:
     set_seed(0)
     model = build_model(len(vocab), config["lstm_layer_sizes"], dropout=config["dropout"], optimizer=config["optimizer"],
                         learning_rate=config["learning_rate"], clipnorm=1.0)
-    callbacks = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1,
-                                                   min_lr=config["learning_rate"] / 32)] if config["reduce_lr_on_plateau"] else []
-    history = train(model, vocab, corpus.text, epochs=10_000, max_seconds=minutes * 60, verbose=0, display_length=0,
+    callbacks = [halve_lr_on_plateau(config["learning_rate"])] if config["reduce_lr_on_plateau"] else []
+    result = train(model, vocab, corpus.text, epochs=10_000, max_seconds=minutes * 60, verbose=0, display_length=0,
                     callbacks=callbacks, sample_len=config["sample_len"], batch_size=config["batch_size"],
-                    examples_per_epoch=config["examples_per_epoch"]).history
-    return {"config": config, "minutes": minutes, "best_val_nats": round(float(history["val_loss"].min()), 4),
-            "chars_per_second": round(float(history["chars"].sum() / (history["chars"] / history["chars_per_second"]).sum())),
-            "epochs": len(history), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                    examples_per_epoch=config["examples_per_epoch"])
+    return {"config": config, "minutes": minutes, "best_val_nats": round(result.best_val_loss, 4),
+            "chars_per_second": round(result.chars_per_second), "epochs": len(result.history), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def main() -> None:

@@ -40,6 +40,8 @@ def test_training_reports_history_in_nats_and_bits_and_samples_at_four_temperatu
     table = run.samples_table()
     assert list(table.columns) == ["T = 0", "T = 0.25", "T = 0.5", "T = 0.75"] and list(table.index) == [1, 2]
     assert not run.stopped_early and run.best_val_loss == history["val_loss"].min()
+    seconds = (history["chars"] / history["chars_per_second"]).sum()
+    assert run.chars_per_second == pytest.approx(history["chars"].sum() / seconds)
 
 
 def test_the_reported_validation_loss_is_the_loss_on_the_held_out_tail(text, vocab):

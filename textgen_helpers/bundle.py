@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .generation import FastGenerator
+from .generation import FastGenerator, one_or_many
 from .model import (
     OneHot,
     format_layer_sizes,
@@ -93,7 +92,7 @@ class Bundle:
         """
         seed_text = self.default_seed_text if seed_text is None else seed_text
         texts = self.generator(seed_text, length, temperature, seed=seed, window=self.sample_len, unknown=unknown)
-        return texts[0] if isinstance(temperature, (int, float, np.number)) else texts
+        return one_or_many(temperature, texts)
 
 
 def save_bundle(

@@ -137,7 +137,7 @@ def _train(args) -> int:
     from .corpus import load_corpus
     from .model import build_model, format_layer_sizes, nats_to_bits
     from .runtime import device_report, set_seed
-    from .training import TrainingConfig, train
+    from .training import TrainingConfig, halve_lr_on_plateau, train
     from .vocabulary import Vocabulary
 
     checkpoint_dir = args.checkpoint_dir
@@ -161,12 +161,7 @@ def _train(args) -> int:
         print(f"corpus {corpus.name}: {len(corpus.text):,} characters, {len(vocab)} distinct; "
               f"model {args.framing} {format_layer_sizes(args.lstm_layer_size)} ({model.count_params():,} parameters) "
               f"on {device_report()['device']}")
-    callbacks = []
-    if args.reduce_lr_on_plateau:
-        import keras
-
-        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1,
-                                                           min_lr=args.learning_rate / 32))
+    callbacks = [halve_lr_on_plateau(args.learning_rate)] if args.reduce_lr_on_plateau else []
     started = time.perf_counter()
     try:
         run = train(model, vocab, corpus.text, epochs=args.epochs, config=config, checkpoint_dir=checkpoint_dir,

@@ -229,6 +229,11 @@ def generate(
     if generator is None:
         generator = cache[vocab] = FastGenerator(model, vocab)
     texts = generator(seed_text, length, temperature, seed=seed, window=window, unknown=unknown)
+    return one_or_many(temperature, texts)
+
+
+def one_or_many(temperature, texts: list[str]) -> str | list[str]:
+    """The text for a single temperature given as a number; the list when several were asked for."""
     return texts[0] if isinstance(temperature, (int, float, np.number)) else texts
 
 

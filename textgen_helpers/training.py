@@ -112,6 +112,12 @@ class TrainingRun:
         return table
 
     @property
+    def chars_per_second(self) -> float:
+        """Predicted characters per second of training over the whole run (validation time excluded)."""
+        history = self.history
+        return float(history["chars"].sum() / (history["chars"] / history["chars_per_second"]).sum())
+
+    @property
     def best_val_loss(self) -> float:
         """Lowest validation loss so far, nats per character (NaN before the first epoch)."""
         return float(self.history["val_loss"].min()) if len(self.history) else math.nan
@@ -190,6 +196,11 @@ def train(
         gc.collect()  # frees the tf.data iterator now rather than stalling a later fit (see TESTING-NOTES)
     run.stopped_early = len(run.history) == 0 or int(run.history["epoch"].iloc[-1]) < epochs
     return run
+
+
+def halve_lr_on_plateau(learning_rate: float) -> keras.callbacks.Callback:
+    """Halve the learning rate after an epoch whose validation loss did not improve, down to 1/32 of it."""
+    return keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=1, min_lr=learning_rate / 32)
 
 
 class TimeBudget(keras.callbacks.Callback):
