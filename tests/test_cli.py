@@ -1,5 +1,6 @@
 """The ``textgen`` command, end to end in subprocesses, as a user runs it."""
 
+import io
 import json
 import os
 import signal
@@ -136,3 +137,139 @@ def test_an_interrupted_training_run_resumes_where_it_stopped(small_corpus, tmp_
     assert f"resumed from {checkpoint} after epoch {done}" in result.stdout
     assert f"epoch {done + 1}/{done + 1}" in result.stdout
     assert bundle.is_dir()
+
+
+# --- flags are spelled in full; seeds are 0..2**64-1 ---------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["--vers"], "--vers"),
+    (["train", "missing.txt", "--epoch", "3"], "did you mean --epochs?"),
+    (["generate", "no-bundle", "--len", "5"], "did you mean --length?"),
+    (["corpora", "--hel"], "--hel"),
+])
+def test_an_abbreviated_flag_is_rejected(args, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unrecognized arguments" in err and message in err and "Traceback" not in err
+    command = " ".join(args[:1]) if args[0] in ("train", "generate", "corpora") else ""
+    assert f"see 'textgen{' ' + command if command else ''} --help'" in err  # the help that lists the flag
+
+
+@pytest.mark.parametrize("command", [["train", "missing.txt"], ["generate", "no-bundle"]])
+@pytest.mark.parametrize("seed, message", [
+    ("-1", "seed must be >= 0, got -1"),
+    (str(2**64), "seed must be <="),
+    ("1.5", "seed must be a whole number"),
+])
+def test_a_seed_outside_0_to_2_64_is_rejected(command, seed, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--seed", seed])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "argument --seed" in err and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["train", "missing.txt"], ["generate", "no-bundle"]])
+def test_every_64_bit_seed_is_accepted(command):
+    from textgen_helpers.cli import build_parser
+
+    for seed in [0, 2**32, 2**64 - 1]:
+        assert build_parser().parse_args([*command, "--seed", str(seed)]).seed == seed
+
+
+# --- unknown seed characters: advice that names this command's flags --------------------------
+
+@pytest.fixture
+def abc_corpus(tmp_path):
+    path = tmp_path / "abc.txt"
+    path.write_text("abc \n" * 1_000, encoding="utf-8")
+    return path
+
+
+def test_train_says_to_change_a_seed_text_the_corpus_cannot_spell(abc_corpus, capsys):
+    assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--seed-text", "abc €d"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "'€' (U+20AC EURO SIGN)" in err and "'d' (U+0064" in err and "--seed-text" in err
+    assert "--unknown" not in err and "unknown=" not in err  # train has no such flag
+
+
+def test_generate_names_its_unknown_flag_for_unknown_seed_characters(capsys):
+    from textgen_helpers.bundle import shipped_bundle
+
+    assert main(["generate", str(shipped_bundle().path), "--seed-text", "First €", "--length", "5"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "'€' (U+20AC EURO SIGN)" in err and "--unknown skip" in err and "unknown='" not in err
+
+
+# --- generate streams its text, shows progress, and stops cleanly on Ctrl-C --------------------
+
+class _FlushRecorder(io.StringIO):
+    """A stdout that remembers what had been written at every flush."""
+
+    def __init__(self, tty: bool = False):
+        super().__init__()
+        self.flushed, self.tty = [], tty
+
+    def flush(self):
+        self.flushed.append(self.getvalue())
+
+    def isatty(self):
+        return self.tty
+
+
+def test_generate_streams_the_same_text_as_the_bundle(monkeypatch, capsys):
+    from textgen_helpers.bundle import load_bundle, shipped_bundle
+
+    path = shipped_bundle().path
+    expected = load_bundle(path).generate(None, 300, 0.5, seed=7)
+    out = _FlushRecorder()
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main(["generate", str(path), "--length", "300", "--temperature", "0.5", "--seed", "7"]) == 0
+    assert out.getvalue() == expected + "\n"
+    written = [text for text in out.flushed if text]
+    assert [len(text) for text in written[:5]] == [64, 128, 192, 256, 300]  # flushed as it was made
+    assert capsys.readouterr().err == ""  # no progress bar when stderr is not a terminal
+
+
+def _fake_stream(pieces, *, then=None):
+    """A FastGenerator.stream that yields ``pieces`` (one string per temperature each) then raises ``then``."""
+
+    def stream(self, seed_text, length, temperatures=0.5, **kwargs):
+        yield from ([piece] * len(temperatures) for piece in pieces)
+        if then is not None:
+            raise then
+
+    return stream
+
+
+@pytest.mark.parametrize("temperatures", [["--temperature", "0.5"], ["--temperatures", "0,0.5"]])
+def test_ctrl_c_keeps_what_generate_wrote_and_exits_130(temperatures, monkeypatch, capsys):
+    from textgen_helpers.bundle import shipped_bundle
+    from textgen_helpers.generation import FastGenerator
+
+    monkeypatch.setattr(FastGenerator, "stream", _fake_stream(["a" * 64, "b" * 64], then=KeyboardInterrupt()))
+    assert main(["generate", str(shipped_bundle().path), "--length", "100000000", *temperatures]) == 130
+    out, err = capsys.readouterr()
+    assert "a" * 64 + "b" * 64 + "\n" in out
+    if len(temperatures[1].split(",")) > 1:
+        assert out.count("--- temperature") == 2 and out.count("a" * 64 + "b" * 64) == 2
+    assert err.count("\n") == 1 and "interrupted after 128 characters" in err and "Traceback" not in err
+
+
+def test_generate_shows_a_progress_bar_on_a_terminal_for_long_texts(monkeypatch):
+    from textgen_helpers.bundle import shipped_bundle
+    from textgen_helpers.generation import FastGenerator
+
+    monkeypatch.setattr(FastGenerator, "stream", _fake_stream(["a" * 64] * 40))
+    path = str(shipped_bundle().path)
+    for stdout_tty, length, shown in [(False, 2560, True), (False, 100, False), (True, 2560, False)]:
+        out, err = _FlushRecorder(tty=stdout_tty), _FlushRecorder(tty=True)
+        monkeypatch.setattr(sys, "stdout", out)
+        monkeypatch.setattr(sys, "stderr", err)
+        assert main(["generate", path, "--length", str(length)]) == 0
+        assert out.getvalue() == "a" * 2560 + "\n"
+        assert ("char/s" in err.getvalue()) == shown, (stdout_tty, length, err.getvalue())

@@ -1,4 +1,5 @@
 import hashlib
+import http.client
 import io
 import urllib.error
 
@@ -64,10 +65,34 @@ def test_checksum_mismatch_is_refused_and_nothing_is_saved(cache_dir, tmp_path, 
     bad_mirror = tmp_path / "mirror"
     bad_mirror.mkdir()
     (bad_mirror / "tinyshakespeare.txt").write_text("not Shakespeare at all\n")
-    with pytest.raises(CorpusError) as err:
+    with pytest.warns(UserWarning, match="does not match"), pytest.raises(CorpusError) as err:
         load_corpus("shakespeare", mirror=str(bad_mirror), progress=False)
-    assert "sha256" in str(err.value) and "nothing was saved" in str(err.value)
+    message = str(err.value)
+    assert "sha256" in message and "nothing was saved" in message
+    assert str(bad_mirror / "tinyshakespeare.txt") in message and "unreachable" in message  # every source's problem
     assert not any(cache_dir.iterdir())
+
+
+def test_a_damaged_mirror_copy_warns_and_the_public_url_is_used(cache_dir, mirror, tmp_path, monkeypatch):
+    bad_mirror = tmp_path / "mirror"
+    bad_mirror.mkdir()
+    (bad_mirror / "alice_in_wonderland.txt").write_text("truncated")
+    payload = (mirror / "alice_in_wonderland.txt").read_bytes()
+    asked = []
+
+    def fake_urlopen(request, timeout):
+        asked.append(request.full_url)
+        return io.BytesIO(payload)
+
+    monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
+    with pytest.warns(UserWarning) as caught:
+        corpus = load_corpus("alice", mirror=str(bad_mirror), progress=False)
+    assert corpus.text.startswith("ALICE'S ADVENTURES")
+    assert asked == [registry()["alice"].url]
+    message = str(caught[0].message)
+    assert str(bad_mirror / "alice_in_wonderland.txt") in message
+    assert "9 bytes" in message and f"{len(payload):,} bytes" in message and "sha256" in message
+    assert [p.name for p in cache_dir.iterdir()] == ["alice_in_wonderland.txt"]
 
 
 def test_download_streams_into_the_cache_and_verifies(cache_dir, mirror, monkeypatch):
@@ -110,6 +135,51 @@ def test_a_broken_download_leaves_no_partial_file(cache_dir, mirror, monkeypatch
     with pytest.raises(CorpusError, match="connection reset"):
         load_corpus("alice", progress=False)
     assert not any(cache_dir.iterdir())
+
+
+class _CutShort(io.BytesIO):
+    """A response that breaks with ``error`` once 50,000 bytes have been read, as a dropped connection does."""
+
+    def __init__(self, payload, error):
+        super().__init__(payload)
+        self.error = error
+
+    def read(self, n=-1):
+        if self.tell() > 50_000:
+            raise self.error
+        return super().read(n)
+
+
+@pytest.mark.parametrize("error", [
+    http.client.IncompleteRead(b"partial"),
+    ConnectionResetError(104, "Connection reset by peer"),
+    TimeoutError("The read operation timed out"),
+], ids=["incomplete-read", "connection-reset", "timeout"])
+def test_a_download_cut_short_is_a_clear_error_and_leaves_no_file(cache_dir, monkeypatch, error):
+    payload = bytes(registry()["shakespeare"].bytes)
+    monkeypatch.setattr("urllib.request.urlopen", lambda request, timeout: _CutShort(payload, error))
+    with pytest.raises(CorpusError) as err:
+        load_corpus("shakespeare", progress=False)
+    message = str(err.value)
+    assert "cut short" in message and "Try again" in message
+    assert "TEXTGEN_CORPUS_MIRROR" in message and "tinyshakespeare.txt" in message
+    assert not cache_dir.exists() or not any(cache_dir.iterdir())  # no partial file, no temporary file
+
+
+def test_the_cli_reports_a_download_cut_short_in_one_line(cache_dir, monkeypatch, capsys):
+    from textgen_helpers.cli import main
+
+    payload = bytes(registry()["shakespeare"].bytes)
+    monkeypatch.setattr("urllib.request.urlopen",
+                        lambda request, timeout: _CutShort(payload, http.client.IncompleteRead(b"partial")))
+    assert main(["train", "shakespeare", "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    # What a terminal shows: the progress bar redraws its line with \r, so keep the text after the last \r.
+    shown = [line.rsplit("\r", 1)[-1] for line in err.split("\n")]
+    shown = [line for line in shown if line.strip()]
+    assert len(shown) == 1 and shown[0].startswith("textgen train: error:"), err
+    assert "cut short" in shown[0]
+    assert not cache_dir.exists() or not any(cache_dir.iterdir())
 
 
 def test_a_damaged_cache_entry_is_fetched_again(cache_dir, mirror, offline):

@@ -28,27 +28,34 @@ def test_training_reports_history_in_nats_and_bits_and_samples_at_four_temperatu
     set_seed(0)
     run = train(build_model(len(vocab), "32"), vocab, text, epochs=2, verbose=0, **QUICK)
     history = run.history
-    assert list(history.columns) == ["epoch", "loss", "val_loss", "loss_bits", "val_loss_bits", "seconds", "chars",
-                                     "chars_per_second"]
+    assert list(history.columns) == ["epoch", "complete", "loss", "val_loss", "val_loss_stateful", "fit_loss",
+                                     "loss_bits", "val_loss_bits", "val_loss_stateful_bits", "learning_rate",
+                                     "train_seconds", "seconds", "chars", "chars_per_second"]
+    assert history["complete"].tolist() == [True, True]
     assert history["chars"].tolist() == [6 * 32 * 30] * 2  # steps x batch x positions predicted per window
     assert history["epoch"].tolist() == [1, 2]
     np.testing.assert_allclose(history["loss_bits"], history["loss"] / math.log(2))
     np.testing.assert_allclose(history["val_loss_bits"], history["val_loss"] / math.log(2))
-    assert (history["seconds"] > 0).all() and (history["chars_per_second"] > 0).all()
+    assert (history["seconds"] > history["train_seconds"]).all() and (history["chars_per_second"] > 0).all()
     assert run.samples["temperature"].tolist() == [0.0, 0.25, 0.5, 0.75] * 2
     assert all(len(s) == 20 for s in run.samples["text"])
     table = run.samples_table()
     assert list(table.columns) == ["T = 0", "T = 0.25", "T = 0.5", "T = 0.75"] and list(table.index) == [1, 2]
     assert not run.stopped_early and run.best_val_loss == history["val_loss"].min()
-    seconds = (history["chars"] / history["chars_per_second"]).sum()
+    seconds = history["train_seconds"].sum()
     assert run.chars_per_second == pytest.approx(history["chars"].sum() / seconds)
 
 
-def test_the_reported_validation_loss_is_the_loss_on_the_held_out_tail(text, vocab):
+def test_training_and_validation_loss_are_measured_by_one_rule_on_equal_amounts_of_text(text, vocab):
     set_seed(0)
-    run = train(build_model(len(vocab), "16"), vocab, text, epochs=1, verbose=0, **QUICK)
-    _, val_ids = split_train_validation(vocab.encode(text), 0.1)
-    assert run.history["val_loss"].iloc[-1] == pytest.approx(evaluate_loss(run.model, val_ids, 30), rel=1e-5)
+    run = train(build_model(len(vocab), "16", dropout=0.3), vocab, text, epochs=1, verbose=0, **QUICK)
+    train_ids, val_ids = split_train_validation(vocab.encode(text), 0.1)
+    row = run.history.iloc[-1]
+    assert row["val_loss"] == pytest.approx(evaluate_loss(run.model, val_ids, 30), rel=1e-5)
+    # The training loss: the same function, dropout off, on as much training text as the tail holds.
+    assert row["loss"] == pytest.approx(evaluate_loss(run.model, train_ids[-len(val_ids):], 30), rel=1e-5)
+    assert row["val_loss_stateful"] == pytest.approx(evaluate_loss(run.model, val_ids, 30, stateful=True), rel=1e-5)
+    assert row["fit_loss"] != pytest.approx(row["loss"], rel=1e-3)  # Keras's running average, dropout on, kept apart
 
 
 def test_a_learnable_text_is_learned():
@@ -70,10 +77,40 @@ def test_the_books_sequence_to_one_model_trains_too(text, vocab):
     assert run.history["val_loss"].iloc[0] < math.log(65) + 0.2
 
 
+class _StopMidEpoch(keras.callbacks.Callback):
+    """Stops training after two batches of the given epoch, as the time budget does."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == 1:
+            self.model.stop_training = True
+
+
+def test_an_epoch_cut_short_is_marked_partial_and_not_checkpointed(text, vocab, tmp_path, capsys):
+    checkpoints = tmp_path / "ckpt"
+    run = train(build_model(len(vocab), "16"), vocab, text, epochs=3, checkpoint_dir=checkpoints,
+                callbacks=[_StopMidEpoch(1)], verbose=1, **QUICK)
+    assert "not checkpointed" in capsys.readouterr().out
+    assert run.stopped_early and run.history["epoch"].tolist() == [1, 2]
+    assert run.history["complete"].tolist() == [True, False]
+    assert run.history["chars"].tolist() == [6 * 32 * 30, 2 * 32 * 30]
+    state = Checkpoint(checkpoints).load_state()
+    assert state["epoch"] == 1 and [row["epoch"] for row in state["history"]] == [1]
+    resumed = train(build_model(len(vocab), "16"), vocab, text, epochs=2, checkpoint_dir=checkpoints, resume=True,
+                    verbose=0, **QUICK)
+    assert resumed.resumed_from_epoch == 1 and resumed.history["complete"].tolist() == [True, True]
+
+
 def test_a_time_budget_stops_training_early(text, vocab):
     run = train(build_model(len(vocab), "16"), vocab, text, epochs=50, max_seconds=0.5, verbose=0,
-                **(QUICK | dict(examples_per_epoch=32 * 200)))
-    assert run.stopped_early and len(run.history) == 1
+                **(QUICK | dict(examples_per_epoch=32 * 2000)))
+    assert run.stopped_early and len(run.history) == 1 and not run.history["complete"].iloc[0]
 
 
 def test_an_epoch_hook_sees_the_run_after_every_epoch(text, vocab):
@@ -161,11 +198,14 @@ def test_a_checkpoint_from_another_model_or_vocabulary_is_refused(text, vocab, t
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    (dict(epochs=0), ValueError, "epochs must be a positive integer"),
-    (dict(sample_len=0), ValueError, "sample_len must be a positive integer"),
-    (dict(batch_size=-3), ValueError, "batch_size must be a positive integer"),
+    (dict(epochs=0), ValueError, "epochs must be >= 1, got 0"),
+    (dict(epochs=2.5), ValueError, "epochs must be a whole number"),
+    (dict(sample_len=0), ValueError, "sample_len must be >= 1"),
+    (dict(sample_len=True), ValueError, "sample_len must be an integer, got True"),
+    (dict(batch_size=-3), ValueError, "batch_size must be >= 1"),
     (dict(examples_per_epoch=0), ValueError, "examples_per_epoch"),
-    (dict(validation_fraction=1.0), ValueError, "between 0 and 1"),
+    (dict(validation_fraction=1.0), ValueError, "validation_fraction must be < 1"),
+    (dict(seed=-1), ValueError, "seed must be >= 0"),
     (dict(temperatures=[-1]), ValueError, "temperature must be >= 0"),
     (dict(seed_text="Ωmega"), ValueError, "not in the vocabulary"),
     (dict(learning_rat=0.1), TypeError, "unknown settings \\['learning_rat'\\]"),
@@ -192,3 +232,79 @@ def test_config_round_trips_through_a_dict():
     config = TrainingConfig(sample_len=40, temperatures=(0.5, 1.0))
     again = TrainingConfig.from_dict(config.to_dict())
     assert again == config and again.steps_per_epoch == 10_000 // 128
+
+
+def _weights_after(vocab, text, epochs, **kwargs):
+    set_seed(0)
+    model = build_model(len(vocab), "16", dropout=0.2)
+    callbacks = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=0, min_delta=10.0)]
+    run = train(model, vocab, text, epochs=epochs, callbacks=callbacks, verbose=0, **QUICK, **kwargs)
+    return model, run
+
+
+def test_a_run_interrupted_and_resumed_ends_with_the_weights_of_one_never_interrupted(text, vocab, tmp_path):
+    # The plateau callback cuts the learning rate after every epoch (min_delta is huge), so the
+    # learning rate, the dropout masks and the stream of windows must all continue exactly.
+    whole, whole_run = _weights_after(vocab, text, 4)
+    _weights_after(vocab, text, 2, checkpoint_dir=tmp_path / "ckpt")
+    resumed, resumed_run = _weights_after(vocab, text, 4, checkpoint_dir=tmp_path / "ckpt", resume=True)
+    assert resumed_run.resumed_from_epoch == 2
+    # The rate used in each epoch: epoch 1 sets the best loss, each later epoch misses it by 10 nats and halves it.
+    assert whole_run.history["learning_rate"].tolist() == pytest.approx([1e-2, 1e-2, 5e-3, 2.5e-3])
+    assert resumed_run.history["learning_rate"].tolist() == pytest.approx(whole_run.history["learning_rate"].tolist())
+    for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(resumed_run.history["val_loss"], whole_run.history["val_loss"], rtol=1e-6)
+
+
+def test_the_learning_rate_cut_at_an_epoch_is_in_that_epochs_checkpoint(text, vocab, tmp_path):
+    _weights_after(vocab, text, 2, checkpoint_dir=tmp_path / "ckpt")
+    saved = keras.saving.load_model(tmp_path / "ckpt" / "epoch_0002.keras")
+    assert float(saved.optimizer.learning_rate) == pytest.approx(5e-3)  # cut by the callback at the end of epoch 2
+    state = Checkpoint(tmp_path / "ckpt").load_state()
+    assert state["callbacks"][0]["class"] == "ReduceLROnPlateau" and "best" in state["callbacks"][0]["state"]
+
+
+def test_a_resume_with_other_window_settings_is_refused(text, vocab, tmp_path):
+    train(build_model(len(vocab), "16"), vocab, text, epochs=1, checkpoint_dir=tmp_path / "c", verbose=0, **QUICK)
+    with pytest.raises(ValueError, match="sample_len=30"):
+        train(build_model(len(vocab), "16"), vocab, text, epochs=2, checkpoint_dir=tmp_path / "c", resume=True,
+              verbose=0, **(QUICK | dict(sample_len=20)))
+
+
+@pytest.mark.parametrize("temperatures, expected", [(0.5, [0.5]), (0, [0.0]), ("0,0.5", [0.0, 0.5]),
+                                                    (np.float32(0.25), [0.25]), ((), [])])
+def test_temperatures_can_be_one_several_or_none(text, vocab, temperatures, expected):
+    run = train(build_model(len(vocab), "8"), vocab, text, epochs=1, verbose=0, temperatures=temperatures,
+                **(QUICK | dict(display_length=10)))
+    assert run.samples["temperature"].tolist() == expected
+    assert all(len(s) == 10 for s in run.samples["text"])
+
+
+def test_numpy_numbers_work_wherever_python_numbers_do(text, vocab, tmp_path):
+    run = train(build_model(len(vocab), "8"), vocab, text, epochs=np.int64(1), verbose=0, checkpoint_dir=tmp_path / "c",
+                sample_len=np.int64(30), batch_size=np.int32(32), examples_per_epoch=np.int64(64),
+                validation_fraction=np.float64(0.1), display_length=np.int64(5), seed=np.uint64(2**63 + 1),
+                max_seconds=np.float32(600))
+    assert Checkpoint(tmp_path / "c").load_state()["config"]["sample_len"] == 30  # JSON holds a plain int
+    assert type(run.config.sample_len) is int and run.config.seed == 2**63 + 1
+
+
+def test_evaluate_loss_is_the_mean_negative_log_probability_of_each_next_character(vocab):
+    set_seed(0)
+    model = build_model(len(vocab), "8")
+    ids = vocab.encode("First Citizen:\nBefore we proceed any further, hear me speak.\n")
+    logits = model(ids[None, :-1], training=False).numpy()[0]  # the first window sees every target from a zero state
+    log_probs = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
+    by_hand = -log_probs[np.arange(len(ids) - 1), ids[1:]].mean()
+    # One window covers the whole text, and the stateful reading of one stream is the same sum.
+    assert evaluate_loss(model, ids, len(ids) - 1) == pytest.approx(by_hand, rel=1e-5)
+    assert evaluate_loss(model, ids, 8, stateful=True, streams=1) == pytest.approx(by_hand, rel=1e-5)
+
+
+def test_the_stateful_loss_counts_every_target_once_whatever_the_number_of_streams(vocab):
+    set_seed(0)
+    model = build_model(len(vocab), "8")
+    ids = vocab.encode("To be, or not to be, that is the question:\n" * 30)
+    one = evaluate_loss(model, ids, 16, stateful=True, streams=1)
+    assert evaluate_loss(model, ids, 16, stateful=True, streams=7) == pytest.approx(one, rel=2e-3)

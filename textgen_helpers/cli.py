@@ -7,23 +7,51 @@ flags work too) and calls the same functions the notebooks call::
     textgen train shakespeare --lstm-layer-size 128,128 --epochs 120 --save-path models/shakespeare
     textgen generate models/shakespeare --length 200 --temperature 0.5
 
-A bad argument prints one line on stderr and exits with status 2; a problem found while running
-(a missing corpus, a damaged bundle) prints one line and exits with status 1.
+Flags are spelled in full (``--epoch`` is not ``--epochs``). A bad argument prints one line on
+stderr and exits with status 2; a problem found while running (a missing corpus, a damaged bundle)
+prints one line and exits with status 1; Ctrl-C stops with status 130, keeping what was written
+(``generate`` writes its text as it is made).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import shlex
 import sys
 import time
 from pathlib import Path
 
 EXIT_USAGE, EXIT_FAILURE, EXIT_INTERRUPTED = 2, 1, 130
+PROGRESS_MIN_LENGTH = 2_000  # `generate` shows a progress bar for texts at least this long
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line: what was wrong and where to read more."""
+    """argparse, but flags are never abbreviated (``--sampleLen`` and ``--sample-len`` would make
+    abbreviations ambiguous) and a usage error is one line: what was wrong and where to read more."""
+
+    def __init__(self, *args, **kwargs):
+        self.flags: list[str] = []  # every option string, for "did you mean"
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        self.flags.extend(action.option_strings)
+        return action
+
+    def unrecognized(self, extras: list[str]):
+        """Exit 2 for arguments nothing took, suggesting the flag a misspelt or shortened one meant."""
+        message = f"unrecognized arguments: {shlex.join(extras)}"
+        for flag in (extra.split("=")[0] for extra in extras if extra.startswith("--")):
+            longer = [known for known in self.flags if known.startswith(flag)]
+            if longer:
+                message += f"; flags are spelled in full: did you mean {' or '.join(longer)}?"
+                break
+            close = difflib.get_close_matches(flag, self.flags, n=1)
+            if close:
+                message += f"; did you mean {close[0]}?"
+                break
+        self.error(message)
 
     def error(self, message):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -32,7 +60,9 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # reported by the command's own parser, whose --help lists its flags
+        getattr(args, "parser", parser).unrecognized(extras)
     args.argv = argv  # recorded in the bundle, so a model says how it was made
     if args.command is None:
         parser.print_help()
@@ -54,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     corpora = commands.add_parser("corpora", help="list the named corpora and whether each is cached or mirrored",
                                   description="List the named corpora and whether each is cached or in the mirror.")
-    corpora.set_defaults(run=_corpora, prog="textgen corpora")
+    corpora.set_defaults(run=_corpora, prog="textgen corpora", parser=corpora)
 
     train = commands.add_parser(
         "train", help="train a model on a corpus and save it as a bundle",
@@ -92,18 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="halve the learning rate after an epoch whose validation loss did not improve")
     train.add_argument("--max-minutes", dest="max_minutes", type=_positive_float, default=None,
                        help="stop after this many minutes of training")
-    train.add_argument("--seed", type=int, default=0, help="random seed")
+    train.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64-1")
     train.add_argument("--save-path", "--savePath", dest="save_path", type=Path, default=None,
                        help="folder to write the model bundle to")
     train.add_argument("--checkpoint-dir", dest="checkpoint_dir", type=Path, default=None,
                        help="folder for per-epoch checkpoints (default: SAVE_PATH-checkpoint)")
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint if there is one")
     train.add_argument("--quiet", action="store_true", help="print only the final summary")
-    train.set_defaults(run=_train, prog="textgen train")
+    train.set_defaults(run=_train, prog="textgen train", parser=train)
 
     gen = commands.add_parser(
         "generate", aliases=["gen"], help="generate text from a saved model bundle",
-        description="Generate text from a model bundle (like `yarn gen`); the corpus is not needed.",
+        description="Generate text from a model bundle (like `yarn gen`); the corpus is not needed. The text "
+                    f"is written as it is made; from {PROGRESS_MIN_LENGTH:,} characters on, a progress bar on stderr "
+                    "shows the rate when stderr is a terminal (and stdout is not the same terminal, or there are "
+                    "several temperatures). Ctrl-C stops, keeping what was written, and exits with status 130.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     gen.add_argument("bundle", metavar="BUNDLE", type=Path, help="a folder written by `textgen train --save-path`")
     gen.add_argument("--length", "--genLength", dest="length", type=_positive_int, default=200, help="characters to generate")
@@ -111,10 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--temperatures", type=_temperatures, default=None,
                      help="several temperatures at once, comma-separated (overrides --temperature)")
     gen.add_argument("--seed-text", dest="seed_text", default=None, help="text to continue (default: the bundle's seed text)")
-    gen.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same text")
+    gen.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64-1: the same seed gives the same text")
     gen.add_argument("--unknown", choices=["error", "skip", "replace"], default="error",
                      help="what to do with seed characters the model does not know")
-    gen.set_defaults(run=_generate, prog="textgen generate")
+    gen.set_defaults(run=_generate, prog="textgen generate", parser=gen)
     return parser
 
 
@@ -138,7 +171,7 @@ def _train(args) -> int:
     from .model import build_model, format_layer_sizes, nats_to_bits
     from .runtime import device_report, set_seed
     from .training import TrainingConfig, halve_lr_on_plateau, train
-    from .vocabulary import Vocabulary
+    from .vocabulary import Vocabulary, describe_chars
 
     checkpoint_dir = args.checkpoint_dir
     if checkpoint_dir is None and args.save_path is not None:
@@ -151,8 +184,11 @@ def _train(args) -> int:
                             display_length=args.display_length, seed=args.seed)
     corpus = load_corpus(args.corpus)
     vocab = Vocabulary.from_text(corpus.text)
-    if args.seed_text is not None:
-        vocab.encode(args.seed_text)  # fail now, not after the first epoch, on unknown characters
+    missing = vocab.unknown(args.seed_text or "")  # fail now, not after the first epoch
+    if missing:
+        raise ValueError(f"the seed text has {_count(missing, 'character')} that the corpus does not: "
+                         f"{describe_chars(missing)}; change --seed-text to use only the corpus's characters "
+                         f"(the model learns no others)")
     set_seed(args.seed)
     model = build_model(len(vocab), args.lstm_layer_size, framing=args.framing, embedding_dim=args.embedding_dim,
                         dropout=args.dropout, learning_rate=args.learning_rate, optimizer=args.optimizer,
@@ -188,16 +224,48 @@ def _train(args) -> int:
 
 
 def _generate(args) -> int:
+    from tqdm import tqdm
+
     from .bundle import load_bundle
+    from .vocabulary import describe_chars
 
     bundle = load_bundle(args.bundle)
     temperatures = args.temperatures if args.temperatures is not None else [args.temperature]
-    texts = bundle.generate(args.seed_text, args.length, temperatures, seed=args.seed, unknown=args.unknown)
-    if len(texts) == 1:
-        print(texts[0])
+    seed_text = bundle.default_seed_text if args.seed_text is None else args.seed_text
+    missing = bundle.vocab.unknown(seed_text[-bundle.sample_len:])  # the model reads only the last sample_len
+    if missing and args.unknown == "error":
+        it, its = ("it", "its") if len(missing) == 1 else ("them", "their")
+        replace = f" or --unknown replace (a space in {its} place)" if " " in bundle.vocab else ""
+        raise ValueError(f"the seed text has {_count(missing, 'character')} the model does not know: "
+                         f"{describe_chars(missing)}; remove {it}, or pass --unknown skip (drop {it}){replace}")
+    stream_out = len(temperatures) == 1  # several temperatures are printed one after the other at the end
+    rows: list[list[str]] = [[] for _ in temperatures]
+    done, interrupted = 0, False
+    show_progress = (args.length >= PROGRESS_MIN_LENGTH and sys.stderr.isatty()
+                     and not (stream_out and sys.stdout.isatty()))  # a bar would break up text on the same terminal
+    progress = tqdm(total=args.length, unit="char", unit_scale=True, file=sys.stderr, disable=not show_progress)
+    try:
+        for pieces in bundle.generator.stream(seed_text, args.length, temperatures, seed=args.seed,
+                                              window=bundle.sample_len, unknown=args.unknown):
+            for row, piece in zip(rows, pieces, strict=True):
+                row.append(piece)
+            if stream_out:
+                sys.stdout.write(pieces[0])
+                sys.stdout.flush()
+            done += len(pieces[0])
+            progress.update(len(pieces[0]))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        progress.close()
+    if stream_out:
+        print(flush=True)
     else:
-        for temperature, text in zip(temperatures, texts, strict=False):
-            print(f"--- temperature {temperature:g} ---\n{text}\n")
+        for temperature, row in zip(temperatures, rows, strict=True):
+            print(f"--- temperature {temperature:g} ---\n{''.join(row)}\n", flush=True)
+    if interrupted:
+        print(f"{args.prog}: interrupted after {_count(done, 'character')}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 
@@ -226,6 +294,19 @@ def _temperatures(value: str) -> list[float]:
 
     try:
         return check_temperatures(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _seed(value: str) -> int:
+    from .checks import check_seed
+
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be a whole number such as 0 or 42, got {value!r}") from None
+    try:
+        return check_seed(number)
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 
@@ -272,6 +353,11 @@ def _number(value: str, what: str) -> float:
         return float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number for the {what}, got {value!r}") from None
+
+
+def _count(n: int | list, noun: str) -> str:
+    n = n if isinstance(n, int) else len(n)
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _one_line(err: BaseException) -> str:

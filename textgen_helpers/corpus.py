@@ -8,18 +8,23 @@
 
 Whatever it finds is checked against the registry's byte size and sha256 before it is used, and is
 written to the cache atomically (a temporary file, then a rename), so an interrupted download or a
-bad checksum never leaves a half-written file behind. Any local file path works too.
+bad checksum never leaves a half-written file behind. A mirror copy that fails the check is skipped
+with a ``UserWarning`` naming it, and the public URL is tried next. Only when every place fails does
+loading fail, with one ``CorpusError`` that lists each place's problem (a download cut short by a
+dropped connection or a timeout says so, and to try again). Any local file path works too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import re
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -115,7 +120,11 @@ def load_corpus(
 
     Raises:
         FileNotFoundError: a path that does not exist, or an unknown name.
-        CorpusError: offline with no mirror, checksum mismatch, not decodable, or empty.
+        CorpusError: no place could supply a verified copy (offline with no mirror, a download cut
+            short, a checksum mismatch), or the text is not decodable, or it is empty.
+
+    Warns:
+        UserWarning: the mirror's copy failed the size and sha256 check and was skipped.
     """
     known = registry()
     key = os.fspath(name_or_path)
@@ -147,7 +156,12 @@ def fetch(
     mirror: str | None = None,
     progress: bool = True,
 ) -> Path:
-    """Return the verified cached file for ``info``, copying or downloading it first if needed."""
+    """Return the verified cached file for ``info``, copying or downloading it first if needed.
+
+    Tries the cache, then the mirror, then ``info.url``. A mirror copy that fails the size and sha256
+    check is skipped with a ``UserWarning``; if no place supplies a verified copy, raises
+    ``CorpusError`` naming each place's problem and how to work offline. Nothing partial is kept.
+    """
     cache = Path(cache_dir) if cache_dir is not None else data_dir()
     target = cache / info.filename
     if target.is_file():
@@ -155,21 +169,30 @@ def fetch(
             return target
         # A damaged cache entry is replaced below, atomically; the old file stays until then.
     mirror = _mirror(mirror)
+    sources = [] if mirror is None else [(_join(mirror, info.filename), True)]
+    sources.append((info.url, False))
     problems = []
-    if mirror is not None:
-        source = _join(mirror, info.filename)
+    cut_short = False
+    for source, from_mirror in sources:
+        label = f"mirror {source}" if from_mirror else source
         try:
             _copy_verified(source, target, info, progress=progress)
             return target
-        except (OSError, urllib.error.URLError) as err:
-            problems.append(f"mirror {source}: {_reason(err)}")
-    try:
-        _copy_verified(info.url, target, info, progress=progress)
-        return target
-    except (OSError, urllib.error.URLError) as err:
-        problems.append(f"{info.url}: {_reason(err)}")
+        except _Mismatch as err:
+            problems.append(f"{label}: {err}")
+            if from_mirror:
+                warnings.warn(
+                    f"the mirror's copy {source} of corpus {info.name!r} {err}. Skipping it and trying "
+                    f"{info.url} instead.", UserWarning, stacklevel=2)
+        except _CutShort as err:
+            problems.append(f"{label}: {err}")
+            cut_short = True
+        except (OSError, http.client.HTTPException) as err:  # URLError is an OSError
+            problems.append(f"{label}: {_reason(err)}")
+    retry = "Try again: a download cut short usually completes the next time. " if cut_short else ""
     raise CorpusError(
-        f"could not fetch corpus {info.name!r} ({'; '.join(problems)}). If this machine is offline, "
+        f"could not fetch corpus {info.name!r} ({'; '.join(problems)}); nothing was saved. {retry}"
+        f"If this machine is offline{' or its connection unreliable' if cut_short else ''}, "
         f"put {info.filename} in a folder and set {MIRROR_ENV}=/that/folder (a URL base works too), "
         f"or pass the file's path to load_corpus() instead of the name."
     )
@@ -220,6 +243,14 @@ def clean_text(text: str) -> str:
 
 # --- helpers -------------------------------------------------------------------------------------
 
+class _Mismatch(CorpusError):
+    """A copy whose byte size or sha256 differs from the registry entry."""
+
+
+class _CutShort(CorpusError):
+    """A download that stopped before its last byte (a dropped connection, a timeout)."""
+
+
 def _mirror(mirror: str | None) -> str | None:
     value = mirror if mirror is not None else os.environ.get(MIRROR_ENV)
     return value or None
@@ -236,11 +267,18 @@ def _join(base: str, filename: str) -> str:
 
 
 def _reason(err: BaseException) -> str:
+    """Why a source could not be opened, in a few words."""
     if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
         return f"unreachable ({err.reason})"
     if isinstance(err, FileNotFoundError):
         return "no such file"
-    return str(err)
+    return _detail(err)
+
+
+def _detail(err: BaseException) -> str:
+    if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
+        return str(err.reason)
+    return str(err) or type(err).__name__
 
 
 def _sha256(path: Path) -> str:
@@ -256,35 +294,49 @@ def _matches(path: Path, info: CorpusInfo) -> bool:
 
 
 def _copy_verified(source: str, target: Path, info: CorpusInfo, *, progress: bool) -> None:
-    """Stream ``source`` (a path or URL) into ``target`` via a temporary file, verifying it first."""
+    """Stream ``source`` (a path or URL) into ``target`` via a temporary file, verifying it first.
+
+    Raises ``_Mismatch`` for a wrong size or sha256, ``_CutShort`` for a download that broke off,
+    and ``OSError``/``http.client.HTTPException`` for a source that cannot be opened or read.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{info.filename}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
+    bar = None
+    saved = False
     try:
         digest = hashlib.sha256()
         size = 0
         with os.fdopen(fd, "wb") as out, _open_source(source) as src:
             bar = _progress_bar(info, source, enabled=progress and _is_url(source))
-            try:
-                for block in iter(lambda: src.read(1 << 16), b""):
-                    out.write(block)
-                    digest.update(block)
-                    size += len(block)
-                    if bar is not None:
-                        bar.update(len(block))
-            finally:
+            while True:
+                try:
+                    block = src.read(1 << 16)
+                except (OSError, http.client.HTTPException) as err:
+                    if not _is_url(source):
+                        raise
+                    raise _CutShort(f"the download was cut short after {size:,} of {info.bytes:,} bytes "
+                                    f"({_detail(err)})") from err
+                if not block:
+                    break
+                out.write(block)
+                digest.update(block)
+                size += len(block)
                 if bar is not None:
-                    bar.close()
+                    bar.update(len(block))
             out.flush()
             os.fsync(out.fileno())
         if size != info.bytes or digest.hexdigest() != info.sha256:
-            raise CorpusError(
-                f"{source} does not match the registry entry for {info.name!r}: got {size:,} bytes with "
-                f"sha256 {digest.hexdigest()}, expected {info.bytes:,} bytes with sha256 {info.sha256}. "
-                f"The file may be damaged or a different edition; nothing was saved."
+            raise _Mismatch(
+                f"does not match the registry entry: got {size:,} bytes with sha256 {digest.hexdigest()}, "
+                f"expected {info.bytes:,} bytes with sha256 {info.sha256} (damaged, or a different edition)"
             )
         os.replace(tmp, target)
+        saved = True
     finally:
+        if bar is not None:
+            bar.leave = saved  # a failed download's bar is erased, so its error is the one line left
+            bar.close()
         tmp.unlink(missing_ok=True)
 
 

@@ -16,10 +16,11 @@ more than the book's does.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from .checks import check_scalar, check_seed
 from .model import OneHot, model_framing
 from .runtime import import_tensorflow
 from .sampling import check_temperature, check_temperatures, sample
@@ -28,6 +29,7 @@ from .vocabulary import Vocabulary
 tf, keras = import_tensorflow()
 
 DEFAULT_CHUNK = 64  # characters per compiled call; the state is carried from call to call
+SCORE_CHUNK = 256  # characters per compiled call when scoring a text
 
 
 def generate_reference(
@@ -46,7 +48,7 @@ def generate_reference(
     ``window=None`` feeds the whole text so far. Returns only the generated characters.
     """
     temperature = check_temperature(temperature)
-    _check_length(length)
+    length = _check_length(length)
     ids = list(_seed_ids(vocab, seed_text, window, unknown))
     framing = model_framing(model)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -55,11 +57,11 @@ def generate_reference(
         current = np.asarray(ids[-window:] if window else ids, dtype=np.int32)[None, :]
         if framing == "seq2one":
             current = np.eye(len(vocab), dtype=np.float32)[current]  # one-hot [1, T, V]
-            distribution = model.predict(current, verbose=0)[0]  # softmax [V]
-            next_id = sample(distribution, temperature, rng, kind="probs")
+            probs = model.predict(current, verbose=0)[0]  # softmax [V]
+            next_id = sample(probs=probs, temperature=temperature, rng=rng)
         else:
-            distribution = model.predict(current, verbose=0)[0, -1]  # logits [V]
-            next_id = sample(distribution, temperature, rng, kind="logits")
+            logits = model.predict(current, verbose=0)[0, -1]  # logits [V]
+            next_id = sample(logits=logits, temperature=temperature, rng=rng)
         ids.append(next_id)
         out.append(next_id)
     return vocab.decode(out)
@@ -73,19 +75,24 @@ class FastGenerator:
     ['...', '...', '...']
 
     It reads the model's weights when called, so it follows a model that is still training.
-    The same ``seed`` gives the same text. All rows share their random numbers, so a row's text
-    depends only on its temperature and the seed, not on the other rows.
+    The same ``seed`` gives the same text. Every row draws its own random numbers (row ``r`` of a
+    call always gets the same stream for a given seed), so two rows at the same temperature write
+    different texts, and a row's text does not depend on the rows after it.
+
+    It holds the model by a weak reference: a generator (or the cache behind :func:`generate`)
+    never keeps a model alive that the user has let go of.
     """
 
-    def __init__(self, model: keras.Model, vocab: Vocabulary, *, chunk: int = DEFAULT_CHUNK,
+    def __init__(self, model: keras.Model, vocab: Vocabulary | None, *, chunk: int = DEFAULT_CHUNK,
                  jit_compile: bool | None = None):
-        self.model = model
+        self._model = weakref.ref(model)
         self.vocab = vocab
-        self.chunk = int(chunk)
+        self.chunk = check_scalar(chunk, "chunk", int, min_value=1)
         self._input, self._lstms, self._dense = _unpack(model)
-        if int(self._dense.kernel.shape[-1]) != len(vocab):
+        self.vocab_size = int(self._dense.kernel.shape[-1])
+        if vocab is not None and self.vocab_size != len(vocab):
             raise ValueError(
-                f"the model predicts {self._dense.kernel.shape[-1]} characters but the vocabulary has "
+                f"the model predicts {self.vocab_size} characters but the vocabulary has "
                 f"{len(vocab)}; use the vocabulary the model was trained with (its bundle's vocab.json)."
             )
         if jit_compile is None:
@@ -93,13 +100,24 @@ class FastGenerator:
         self.jit_compile = bool(jit_compile)
         self._sizes = [layer.units for layer in self._lstms]
         state_spec = tf.TensorSpec([None, 2 * sum(self._sizes)], tf.float32)  # [h1 c1 h2 c2 ...]
-        logits_spec = tf.TensorSpec([None, len(vocab)], tf.float32)
+        logits_spec = tf.TensorSpec([None, self.vocab_size], tf.float32)
         # Concrete functions: calling them skips most of tf.function's per-call argument handling.
         compiled = dict(jit_compile=self.jit_compile, autograph=False)
         self._prime_chunk = tf.function(self._prime_chunk_py, **compiled).get_concrete_function(
             tf.TensorSpec([self.chunk], tf.int32), tf.TensorSpec([], tf.int32), logits_spec, state_spec)
         self._sample_chunk = tf.function(self._sample_chunk_py, **compiled).get_concrete_function(
-            logits_spec, state_spec, tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int32))
+            logits_spec, state_spec, tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int64))
+        chunk_spec = tf.TensorSpec([None, SCORE_CHUNK], tf.int32)
+        self._score_chunk = tf.function(  # traced on first use only
+            self._score_chunk_py, input_signature=[chunk_spec, chunk_spec, tf.TensorSpec([None, SCORE_CHUNK], tf.float32),
+                                                   state_spec], **compiled)
+
+    @property
+    def model(self) -> keras.Model:
+        model = self._model()
+        if model is None:
+            raise RuntimeError("the model this generator was made for has been deleted; make a new FastGenerator")
+        return model
 
     def __call__(
         self,
@@ -116,15 +134,33 @@ class FastGenerator:
         ``window`` keeps only the seed's last ``window`` characters (the model's ``sample_len``);
         None primes the state on the whole seed.
         """
+        pieces = list(self.stream(seed_text, length, temperatures, seed=seed, window=window, unknown=unknown))
+        return ["".join(row) for row in zip(*pieces, strict=True)] if pieces else []
+
+    def stream(
+        self,
+        seed_text: str,
+        length: int,
+        temperatures: float | Sequence[float] = 0.5,
+        *,
+        seed: int = 0,
+        window: int | None = None,
+        unknown: str = "error",
+    ) -> Iterator[list[str]]:
+        """Like calling the generator, but yield the text as it is made: one list (a string per
+        temperature) for every ``chunk`` characters, so a long run can be shown, saved or stopped
+        part-way. Joining the pieces gives exactly what ``__call__`` returns.
+        """
         temps = check_temperatures(temperatures)
-        _check_length(length)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise ValueError(f"seed must be an integer, got {seed!r}")
+        length = _check_length(length)
+        seed = check_seed(seed)
         ids = _seed_ids(self.vocab, seed_text, window, unknown)
         rows = len(temps)
         batch = 1 << (rows - 1).bit_length()  # pad to 1, 2, 4, 8...: one compiled shape per size
+        if self.vocab is None:
+            raise ValueError("this FastGenerator was made without a vocabulary (for scoring only); pass the vocabulary to generate")
         state = tf.zeros([1, 2 * sum(self._sizes)])
-        logits = tf.zeros([1, len(self.vocab)])
+        logits = tf.zeros([1, self.vocab_size])
         padded = np.zeros(-(-len(ids) // self.chunk) * self.chunk, dtype=np.int32)
         padded[:len(ids)] = ids
         for start in range(0, len(ids), self.chunk):
@@ -132,13 +168,39 @@ class FastGenerator:
             logits, state = self._prime_chunk(tf.constant(padded[start:start + self.chunk]), n_valid, logits, state)
         logits, state = tf.tile(logits, [batch, 1]), tf.tile(state, [batch, 1])
         temp_tensor = tf.constant(temps + [0.0] * (batch - rows), tf.float32)
-        pieces = []
+        seed64 = int(np.uint64(seed).astype(np.int64))  # the whole 64-bit seed, as the int64 the kernels take
         for k in range(-(-length // self.chunk)):
-            key = tf.constant([int(seed) % (2**31), k], tf.int32)
+            key = tf.constant([seed64, k * self.chunk], tf.int64)
             chars, logits, state = self._sample_chunk(logits, state, temp_tensor, key)
-            pieces.append(chars.numpy())
-        ids_out = np.concatenate(pieces, axis=0)[:length, :rows]  # [length, rows]
-        return [self.vocab.decode(ids_out[:, r]) for r in range(rows)]
+            ids_out = chars.numpy()[:min(self.chunk, length - k * self.chunk), :rows]  # [chunk, rows]
+            yield [self.vocab.decode(ids_out[:, r]) for r in range(rows)]
+
+    def score(self, ids: np.ndarray, *, warmup: int, streams: int = 32) -> float:
+        """Mean nats per character of the text ``ids [n]`` read with the state carried (targets 1..n-1).
+
+        The text is cut into ``streams`` contiguous pieces read side by side; each piece after
+        the first is first run, uncounted, over the ``warmup`` characters before it.
+        """
+        ids = np.asarray(ids, dtype=np.int32)
+        n_inputs = len(ids) - 1  # input p predicts ids[p + 1]
+        if n_inputs < 1:
+            raise ValueError("a text to score needs at least two characters")
+        streams = min(streams, n_inputs)
+        bounds = np.linspace(0, n_inputs, streams + 1).round().astype(np.int64)
+        firsts = np.maximum(bounds[:-1] - warmup, 0)  # where each stream starts reading
+        length = int((bounds[1:] - firsts).max())
+        length = -(-length // SCORE_CHUNK) * SCORE_CHUNK  # whole chunks: one compiled shape
+        positions = firsts[:, None] + np.arange(length)
+        weights = ((positions >= bounds[:-1, None]) & (positions < bounds[1:, None])).astype(np.float32)
+        positions = np.minimum(positions, n_inputs - 1)  # padding past a stream's end is weighted 0
+        x, y = ids[positions], ids[positions + 1]
+        state = tf.zeros([streams, 2 * sum(self._sizes)])
+        total = 0.0
+        for start in range(0, length, SCORE_CHUNK):
+            sl = slice(start, start + SCORE_CHUNK)
+            nats, state = self._score_chunk(tf.constant(x[:, sl]), tf.constant(y[:, sl]), tf.constant(weights[:, sl]), state)
+            total += float(nats)
+        return total / float(weights.sum())
 
     # --- the compiled parts ---------------------------------------------------------------------
 
@@ -189,7 +251,6 @@ class FastGenerator:
 
     def _sample_chunk_py(self, logits, state, temperatures, key):
         weights = self._weights()
-        vocab_size = logits.shape[-1]
         # argmax(logits / T + Gumbel noise) is a draw from softmax(logits / T); T = 0 adds no noise.
         scale = (1.0 / tf.where(temperatures > 0, temperatures, 1.0))[:, None]
         noise_on = tf.cast(temperatures > 0, tf.float32)[:, None]
@@ -197,7 +258,8 @@ class FastGenerator:
 
         def body(t, logits, state, out):
             # Drawn inside the loop: slicing a precomputed [chunk, V] table was 1.7x slower under XLA.
-            uniform = tf.random.stateless_uniform([vocab_size], seed=tf.stack([key[0], key[1] * self.chunk + t]),
+            # One row of noise per row of the batch: independent draws, row r the same for any batch size.
+            uniform = tf.random.stateless_uniform(tf.shape(logits), seed=tf.stack([key[0], key[1] + tf.cast(t, tf.int64)]),
                                                   minval=1e-12, maxval=1.0)
             gumbel = -tf.math.log(-tf.math.log(uniform))
             tokens = tf.argmax(logits * scale + gumbel * noise_on, axis=1, output_type=tf.int32)
@@ -207,6 +269,18 @@ class FastGenerator:
 
         _, logits, state, out = tf.while_loop(lambda t, *_: t < self.chunk, body, (tf.constant(0), logits, state, out))
         return out.stack(), logits, state
+
+
+    def _score_chunk_py(self, x, y, w, state):
+        weights = self._weights()
+
+        def body(t, total, state):
+            logits, state = self._step(weights, x[:, t], state)
+            nats = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y[:, t], logits=logits)
+            return t + 1, total + tf.reduce_sum(nats * w[:, t]), state
+
+        _, total, state = tf.while_loop(lambda t, *_: t < SCORE_CHUNK, body, (tf.constant(0), tf.constant(0.0), state))
+        return total, state
 
 
 _GENERATORS: weakref.WeakKeyDictionary[keras.Model, dict] = weakref.WeakKeyDictionary()
@@ -223,25 +297,38 @@ def generate(
     window: int | None = None,
     unknown: str = "error",
 ) -> str | list[str]:
-    """Generate with a cached :class:`FastGenerator`: a string for one temperature, a list for several."""
+    """Generate with a cached :class:`FastGenerator`: a string for one temperature, a list for several.
+
+    The cache is keyed weakly by the model, and the generator holds the model weakly too, so a model
+    the user deletes is freed with its generator.
+    """
+    texts = _cached_generator(model, vocab)(seed_text, length, temperature, seed=seed, window=window, unknown=unknown)
+    return one_or_many(temperature, texts)
+
+
+def stateful_loss(model: keras.Model, ids: np.ndarray, *, warmup: int, streams: int = 32) -> float:
+    """Mean nats per character of ``ids`` read as generation reads text: see :meth:`FastGenerator.score`."""
+    return _cached_generator(model, None).score(ids, warmup=warmup, streams=streams)
+
+
+def _cached_generator(model: keras.Model, vocab: Vocabulary | None) -> FastGenerator:
     cache = _GENERATORS.setdefault(model, {})
     generator = cache.get(vocab)
     if generator is None:
         generator = cache[vocab] = FastGenerator(model, vocab)
-    texts = generator(seed_text, length, temperature, seed=seed, window=window, unknown=unknown)
-    return one_or_many(temperature, texts)
+    return generator
 
 
 def one_or_many(temperature, texts: list[str]) -> str | list[str]:
     """The text for a single temperature given as a number; the list when several were asked for."""
-    return texts[0] if isinstance(temperature, (int, float, np.number)) else texts
+    single = isinstance(temperature, (int, float, np.number)) or (isinstance(temperature, str) and "," not in temperature)
+    return texts[0] if single else texts
 
 
 def _seed_ids(vocab: Vocabulary, seed_text: str, window: int | None, unknown: str) -> np.ndarray:
     if not isinstance(seed_text, str):
         raise ValueError(f"seed text must be a string, got {type(seed_text).__name__}")
-    if window is not None and (isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1):
-        raise ValueError(f"window must be a positive integer or None, got {window!r}")
+    window = check_scalar(window, "window", int, min_value=1, allow_none=True)
     if window is not None:
         seed_text = seed_text[-window:]
     ids = vocab.encode(seed_text, unknown=unknown)
@@ -250,9 +337,8 @@ def _seed_ids(vocab: Vocabulary, seed_text: str, window: int | None, unknown: st
     return ids
 
 
-def _check_length(length: int) -> None:
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
-        raise ValueError(f"length must be a positive number of characters, got {length!r}")
+def _check_length(length: int) -> int:
+    return check_scalar(length, "length", int, min_value=1, hint="give the number of characters to generate")
 
 
 def _unpack(model: keras.Model):

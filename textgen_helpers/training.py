@@ -3,9 +3,11 @@
 ``train(model, vocab, text, epochs=20)`` holds out the text's tail for validation, streams random
 training windows with ``tf.data``, and after every epoch
 
-* measures the validation loss on the held-out tail (nats and bits per character),
+* measures the loss on the held-out tail and, by the same rule, on as much training text
+  (nats and bits per character; see :func:`train` for the rule),
 * generates from one fixed seed text at temperatures 0, 0.25, 0.5 and 0.75 (the book's Table 10.1),
-* writes a checkpoint (model, optimizer state, history) from which an interrupted run resumes.
+* writes a checkpoint (model, optimizer state, history, callback state) from which an interrupted
+  run resumes exactly where it stopped.
 
 It returns a :class:`TrainingRun` whose ``history`` and ``samples`` are pandas DataFrames.
 """
@@ -25,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .generation import FastGenerator
+from .checks import check_scalar, check_seed
+from .generation import FastGenerator, stateful_loss
 from .model import (
     format_layer_sizes,
     lstm_layer_sizes,
@@ -38,6 +41,7 @@ from .sampling import BOOK_TEMPERATURES, check_temperatures
 from .vocabulary import Vocabulary
 from .windows import (
     check_batch_size,
+    check_fraction,
     check_window_args,
     split_train_validation,
     validation_windows,
@@ -47,13 +51,23 @@ from .windows import (
 tf, keras = import_tensorflow()
 
 CHECKPOINT_STATE = "state.json"
+CHECKPOINT_FORMAT = 2
 SAMPLE_COLUMNS = ["epoch", "temperature", "text"]
-HISTORY_COLUMNS = ["epoch", "loss", "val_loss", "loss_bits", "val_loss_bits", "seconds", "chars", "chars_per_second"]
+HISTORY_COLUMNS = ["epoch", "complete", "loss", "val_loss", "val_loss_stateful", "fit_loss", "loss_bits",
+                   "val_loss_bits", "val_loss_stateful_bits", "learning_rate", "train_seconds", "seconds", "chars",
+                   "chars_per_second"]
+# Callback attributes a checkpoint keeps, so that a resumed run's callbacks carry on as if never stopped.
+CALLBACK_STATE = {"ReduceLROnPlateau": ("best", "wait", "cooldown_counter"),
+                  "EarlyStopping": ("best", "wait", "stopped_epoch")}
 
 
 @dataclass
 class TrainingConfig:
-    """Everything that shapes a training run; saved into checkpoints and model bundles."""
+    """Everything that shapes a training run; saved into checkpoints and model bundles.
+
+    ``temperatures`` are the sampling temperatures after each epoch: one (``0.5``), several
+    (``(0, 0.5)`` or ``"0,0.5"``), with 0 meaning greedy; ``None`` or ``()`` samples nothing.
+    """
 
     sample_len: int = 60
     sample_step: int = 3
@@ -67,15 +81,17 @@ class TrainingConfig:
     seed: int = 0
 
     def __post_init__(self):
-        check_window_args(self.sample_len, self.sample_step)
-        check_batch_size(self.batch_size)
-        if isinstance(self.examples_per_epoch, bool) or not isinstance(self.examples_per_epoch, int) or self.examples_per_epoch < 1:
-            raise ValueError(f"examples_per_epoch must be a positive integer, got {self.examples_per_epoch!r}")
-        if not isinstance(self.validation_fraction, (int, float)) or not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation fraction must be between 0 and 1 (exclusive), got {self.validation_fraction!r}")
-        if isinstance(self.display_length, bool) or not isinstance(self.display_length, int) or self.display_length < 0:
-            raise ValueError(f"display_length must be an integer >= 0, got {self.display_length!r}")
-        self.temperatures = tuple(check_temperatures(list(self.temperatures))) if self.temperatures else ()
+        self.sample_len, self.sample_step = check_window_args(self.sample_len, self.sample_step)
+        self.batch_size = check_batch_size(self.batch_size)
+        self.examples_per_epoch = check_scalar(self.examples_per_epoch, "examples_per_epoch", int, min_value=1)
+        self.validation_fraction = check_fraction(self.validation_fraction)
+        self.max_validation_windows = check_scalar(self.max_validation_windows, "max_validation_windows", int, min_value=1)
+        self.display_length = check_scalar(self.display_length, "display_length", int, min_value=0)
+        self.seed = check_seed(self.seed)
+        if self.seed_text is not None and not isinstance(self.seed_text, str):
+            raise ValueError(f"seed_text must be a string or None, got {self.seed_text!r}")
+        empty = self.temperatures is None or (isinstance(self.temperatures, (tuple, list)) and not self.temperatures)
+        self.temperatures = () if empty else tuple(check_temperatures(self.temperatures))
 
     @property
     def steps_per_epoch(self) -> int:
@@ -87,7 +103,7 @@ class TrainingConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainingConfig:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: (tuple(v) if k == "temperatures" else v) for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in known})  # __post_init__ checks and normalises
 
 
 @dataclass
@@ -140,39 +156,53 @@ def train(
 ) -> TrainingRun:
     """Train ``model`` on ``text`` (a string, or ids from ``vocab.encode``) for ``epochs`` epochs in all.
 
+    How the loss is measured: after every epoch, with dropout off, :func:`evaluate_loss` scores
+    the validation tail (the last ``validation_fraction`` of the text) and, by exactly the same
+    rule, as many characters of training text (the stretch just before the tail). So ``loss``
+    and ``val_loss`` differ only in which text they read, and their gap is over-fitting.
+    ``val_loss_stateful`` reads the tail as generation does, carrying the LSTM state from
+    character to character. ``fit_loss`` is Keras's running average over the epoch's batches
+    (dropout on, weights changing as it goes), kept for reference.
+
     Args:
         epochs: the epoch count to reach, counting epochs done before a resume.
         config: window, batch and sampling settings; keyword arguments override its fields
             (``train(..., sample_len=40, batch_size=64)``).
-        checkpoint_dir: where to write a checkpoint after every epoch.
+        checkpoint_dir: where to write a checkpoint after every finished epoch.
         resume: continue from the checkpoint in ``checkpoint_dir`` if there is one: weights,
-            optimizer state, epoch count and history are restored into ``model``.
-        max_seconds: stop after this much training time (the current epoch is cut short).
+            optimizer state, epoch count, history, the state of the given callbacks (such as
+            ``ReduceLROnPlateau``) and the position in the stream of training windows are
+            restored, so the resumed run ends with the weights the uninterrupted one would have.
+        max_seconds: stop after this much training time; the epoch it cuts short is recorded
+            with ``complete=False`` and is not checkpointed, so a resume runs it again in full.
         callbacks: more Keras callbacks; they see ``val_loss`` in ``logs``.
         on_epoch_end: called with the run so far after every epoch (live plots use it).
         verbose: 1 prints one line per epoch and the samples; 0 prints nothing.
     """
     config = _merge_config(config, config_overrides)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    epochs = check_scalar(epochs, "epochs", int, min_value=1)
+    max_seconds = check_scalar(max_seconds, "max_seconds", float, min_value=0, include_min=False, allow_none=True)
     if model_vocab_size(model) != len(vocab):
         raise ValueError(f"the model predicts {model_vocab_size(model)} characters but the vocabulary has {len(vocab)}; build the model with vocab_size=len(vocab)")
     if getattr(model, "optimizer", None) is None:
         raise ValueError("the model is not compiled; build it with build_model() or call compile_model(model)")
     ids = vocab.encode(text) if isinstance(text, str) else np.asarray(text, dtype=np.int32)
     train_ids, val_ids = split_train_validation(ids, config.validation_fraction)
-    if len(val_ids) <= config.sample_len + 1:
+    if len(val_ids) <= config.sample_len + 1 or len(train_ids) <= len(val_ids) + config.sample_len:
         raise ValueError(
             f"a text of {len(ids):,} characters is too short for windows of {config.sample_len}: its validation "
             f"tail (the last {config.validation_fraction:g}, {len(val_ids):,} characters) must be longer than one "
-            f"window. Use a longer text, a smaller sample_len or a larger validation fraction."
+            f"window, and the training text longer than the tail. Use a longer text, a smaller sample_len or "
+            f"another validation fraction."
         )
     framing = model_framing(model)
     run = TrainingRun(model=model, vocab=vocab, config=config,
                       history=pd.DataFrame(columns=HISTORY_COLUMNS), samples=pd.DataFrame(columns=SAMPLE_COLUMNS))
     checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
+    callbacks = list(callbacks)
+    callback_state = None
     if resume and checkpoint is not None and checkpoint.exists():
-        checkpoint.restore(run)
+        callback_state = checkpoint.restore(run)
         if verbose:
             print(f"resumed from {checkpoint.path} after epoch {run.resumed_from_epoch}")
     elif resume and verbose:
@@ -183,18 +213,22 @@ def train(
     if initial_epoch >= epochs:
         return run
     dataset = window_dataset(train_ids, config.sample_len, config.batch_size, framing=framing, vocab_size=len(vocab),
-                             sample_step=config.sample_step, seed=config.seed + 7919 * initial_epoch)
-    reporter = _EpochReporter(run, val_ids, seed_text, checkpoint, on_epoch_end, verbose, epochs)
+                             sample_step=config.sample_step, seed=config.seed,
+                             start_step=initial_epoch * config.steps_per_epoch)
+    probe_ids = train_ids[-len(val_ids):]  # as much training text as validation text, scored the same way
+    reporter = _EpochReporter(run, probe_ids, val_ids, seed_text, on_epoch_end, verbose, epochs)
     all_callbacks = [reporter]
     if max_seconds is not None:
         all_callbacks.append(TimeBudget(max_seconds))
-    all_callbacks += list(callbacks)
+    # The checkpoint goes last, so it records what every other callback did at that epoch.
+    all_callbacks += [*callbacks, _CheckpointWriter(run, checkpoint, callbacks, callback_state)]
     try:
         model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.steps_per_epoch,
                   callbacks=all_callbacks, verbose=0, shuffle=False)
     finally:
         gc.collect()  # frees the tf.data iterator now rather than stalling a later fit (see TESTING-NOTES)
-    run.stopped_early = len(run.history) == 0 or int(run.history["epoch"].iloc[-1]) < epochs
+    finished = run.history[run.history["complete"].astype(bool)]
+    run.stopped_early = len(finished) == 0 or int(finished["epoch"].iloc[-1]) < epochs
     return run
 
 
@@ -208,9 +242,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     def __init__(self, seconds: float):
         super().__init__()
-        if not isinstance(seconds, (int, float)) or not seconds > 0:
-            raise ValueError(f"max_seconds must be a positive number, got {seconds!r}")
-        self.seconds = float(seconds)
+        self.seconds = check_scalar(seconds, "max_seconds", float, min_value=0, include_min=False)
         self._start = None
 
     def on_train_begin(self, logs=None):
@@ -221,17 +253,32 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def evaluate_loss(model: keras.Model, val_ids: np.ndarray, sample_len: int, *,
-                  max_windows: int | None = None, batch_size: int = 256) -> float:
-    """Mean cross-entropy (nats per character) on a held-out text, each character predicted once.
+def evaluate_loss(model: keras.Model, ids: np.ndarray, sample_len: int, *, max_windows: int | None = None,
+                  batch_size: int = 256, stateful: bool = False, streams: int = 32) -> float:
+    """Mean cross-entropy (nats per character) of ``model`` on a text ``ids [n]``, dropout off.
 
-    See :func:`textgen_helpers.windows.validation_windows` for which windows are used;
-    ``max_windows`` subsamples a sequence-to-one model's windows and is ignored for seq2seq.
+    Two ways to read the text:
+
+    * ``stateful=False`` (as the model was trained): windows of ``sample_len``, each starting
+      from a zero LSTM state (see :func:`~textgen_helpers.windows.validation_windows`). For
+      seq2seq every target character is counted once, with at least ``sample_len // 2``
+      characters of context; ``max_windows`` subsamples a sequence-to-one model's windows.
+    * ``stateful=True`` (as generation reads it): the state is carried from character to
+      character. The text is cut into ``streams`` contiguous pieces read side by side (one
+      batch); each piece after the first is first run over the ``sample_len`` characters
+      before it, uncounted, so every target from position ``sample_len`` on is counted once.
+      ``streams=1`` reads the whole text as one sequence.
     """
+    sample_len = check_scalar(sample_len, "sample_len", int, min_value=1)
+    batch_size = check_batch_size(batch_size)
+    ids = np.asarray(ids, dtype=np.int32)
+    if stateful:
+        streams = check_scalar(streams, "streams", int, min_value=1)
+        return stateful_loss(model, ids, warmup=sample_len, streams=streams)
     framing = model_framing(model)
     if framing == "seq2seq":
         max_windows = None  # every character once is cheap here; the cap is for seq2one
-    x, y, w = validation_windows(val_ids, sample_len, framing=framing, max_windows=max_windows)
+    x, y, w = validation_windows(ids, sample_len, framing=framing, max_windows=max_windows)
     loss_fn = _loss_function(model)
     total = weight = 0.0
     for start in range(0, len(x), batch_size):
@@ -256,22 +303,25 @@ class Checkpoint:
     def exists(self) -> bool:
         return (self.path / CHECKPOINT_STATE).is_file()
 
-    def save(self, run: TrainingRun, epoch: int) -> None:
+    def save(self, run: TrainingRun, epoch: int, callback_state: list | None = None) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         name = f"epoch_{epoch:04d}.keras"
         tmp = self.path / f".{name}.part.keras"
         run.model.save(tmp)
         os.replace(tmp, self.path / name)
+        finished = run.history[run.history["complete"].astype(bool)]
         state = {
-            "format": 1,
+            "format": CHECKPOINT_FORMAT,
             "epoch": epoch,
             "model_file": name,
             "lstm_layer_sizes": format_layer_sizes(lstm_layer_sizes(run.model)),
             "framing": model_framing(run.model),
             "vocab": list(run.vocab.chars),
             "config": run.config.to_dict(),
-            "history": run.history.to_dict(orient="records"),
-            "samples": run.samples.to_dict(orient="records"),
+            "callbacks": callback_state or [],
+            "random_state": [keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(run.model)],
+            "history": _records(finished),
+            "samples": _records(run.samples[run.samples["epoch"].isin(finished["epoch"])]),
         }
         _write_json_atomic(self.path / CHECKPOINT_STATE, state)
         for old in self.path.glob("epoch_*.keras"):
@@ -284,34 +334,47 @@ class Checkpoint:
         except (OSError, json.JSONDecodeError) as err:
             raise ValueError(f"checkpoint {self.path} is unreadable ({err}); delete the folder to start afresh") from None
 
-    def restore(self, run: TrainingRun) -> None:
-        """Load weights, optimizer state, history and epoch count into ``run`` (and its model)."""
+    def restore(self, run: TrainingRun) -> list:
+        """Load weights, optimizer state, history and epoch count into ``run`` (and its model).
+
+        Returns the saved callback state, for :func:`train` to hand back to the callbacks.
+        """
         state = self.load_state()
         if tuple(state["vocab"]) != run.vocab.chars:
             raise ValueError(f"checkpoint {self.path} was trained with a different vocabulary ({len(state['vocab'])} characters, this one has {len(run.vocab)}); use the same corpus or another checkpoint folder")
         sizes = format_layer_sizes(lstm_layer_sizes(run.model))
         if state["lstm_layer_sizes"] != sizes or state["framing"] != model_framing(run.model):
             raise ValueError(f"checkpoint {self.path} holds a {state['framing']} model with LSTM sizes {state['lstm_layer_sizes']}, but this model is {model_framing(run.model)} with {sizes}; build the same model or use another checkpoint folder")
+        saved = TrainingConfig.from_dict(state["config"])
+        for key in ("sample_len", "sample_step", "batch_size", "examples_per_epoch", "seed"):
+            if getattr(saved, key) != getattr(run.config, key):
+                raise ValueError(f"checkpoint {self.path} was trained with {key}={getattr(saved, key)!r}, this run asks for "
+                                 f"{getattr(run.config, key)!r}; resume with the same settings, or use another checkpoint folder")
         model_file = self.path / state["model_file"]
         if not model_file.is_file():
             raise ValueError(f"checkpoint {self.path} names {state['model_file']}, which is missing; delete the folder to start afresh")
         model = run.model
         model.optimizer.build(model.trainable_variables)  # so its state has somewhere to load into
         model.load_weights(model_file)
+        for variable, value in zip(_seed_states(model), state.get("random_state", []), strict=False):
+            variable.assign(np.asarray(value, dtype=variable.dtype))  # dropout masks continue where they stopped
         run.history = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS)
+        if "complete" in run.history and run.history["complete"].isna().any():  # format 1 recorded finished epochs only
+            run.history["complete"] = run.history["complete"].fillna(True)
         run.samples = pd.DataFrame(state["samples"], columns=SAMPLE_COLUMNS)
         run.resumed_from_epoch = int(state["epoch"])
+        return state.get("callbacks", [])
 
 
 # --- helpers -------------------------------------------------------------------------------------
 
 class _EpochReporter(keras.callbacks.Callback):
-    """Validation loss, samples, history, checkpoint and printing after every epoch."""
+    """Losses, samples, history and printing after every epoch."""
 
-    def __init__(self, run: TrainingRun, val_ids, seed_text, checkpoint, on_epoch_end, verbose, epochs):
+    def __init__(self, run: TrainingRun, probe_ids, val_ids, seed_text, on_epoch_end, verbose, epochs):
         super().__init__()
-        self.run, self.val_ids, self.seed_text = run, val_ids, seed_text
-        self.checkpoint, self.hook, self.verbose, self.epochs = checkpoint, on_epoch_end, verbose, epochs
+        self.run, self.probe_ids, self.val_ids, self.seed_text = run, probe_ids, val_ids, seed_text
+        self.hook, self.verbose, self.epochs = on_epoch_end, verbose, epochs
         self.generator = None
         self._epoch_start = 0.0
         self._steps = 0
@@ -329,31 +392,88 @@ class _EpochReporter(keras.callbacks.Callback):
         train_seconds = time.perf_counter() - self._epoch_start
         seq2seq = model_framing(run.model) == "seq2seq"
         predicted = self._steps * config.batch_size * (config.sample_len if seq2seq else 1)
-        val_loss = evaluate_loss(run.model, self.val_ids, config.sample_len, max_windows=config.max_validation_windows)
+        measure = dict(sample_len=config.sample_len, max_windows=config.max_validation_windows)
+        val_loss = evaluate_loss(run.model, self.val_ids, **measure)
+        loss = evaluate_loss(run.model, self.probe_ids, **measure)
+        val_stateful = evaluate_loss(run.model, self.val_ids, config.sample_len, stateful=True)
+        fit_loss = float(logs.get("loss", math.nan))
         logs["val_loss"] = val_loss
-        loss = float(logs.get("loss", math.nan))
         samples = []
         if config.temperatures and config.display_length:
             if self.generator is None:
                 self.generator = FastGenerator(run.model, run.vocab)
             texts = self.generator(self.seed_text, config.display_length, list(config.temperatures),
                                    seed=config.seed + epoch, window=config.sample_len)
-            samples = [{"epoch": epoch + 1, "temperature": t, "text": s} for t, s in zip(config.temperatures, texts, strict=False)]
-        row = {"epoch": epoch + 1, "loss": loss, "val_loss": val_loss, "loss_bits": nats_to_bits(loss),
-               "val_loss_bits": nats_to_bits(val_loss), "seconds": time.perf_counter() - self._epoch_start,
-               "chars": predicted, "chars_per_second": predicted / train_seconds if train_seconds > 0 else math.nan}
-        run.history = pd.DataFrame([*run.history.to_dict(orient="records"), row], columns=HISTORY_COLUMNS)
+            samples = [{"epoch": epoch + 1, "temperature": t, "text": s} for t, s in zip(config.temperatures, texts, strict=True)]
+        row = {"epoch": epoch + 1, "complete": self._steps >= config.steps_per_epoch, "loss": loss, "val_loss": val_loss,
+               "val_loss_stateful": val_stateful, "fit_loss": fit_loss, "loss_bits": nats_to_bits(loss),
+               "val_loss_bits": nats_to_bits(val_loss), "val_loss_stateful_bits": nats_to_bits(val_stateful),
+               "learning_rate": _learning_rate(run.model), "train_seconds": train_seconds,
+               "seconds": time.perf_counter() - self._epoch_start, "chars": predicted,
+               "chars_per_second": predicted / train_seconds if train_seconds > 0 else math.nan}
+        run.history = pd.DataFrame([*_records(run.history), row], columns=HISTORY_COLUMNS)
         if samples:
             new = pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
             run.samples = new if run.samples.empty else pd.concat([run.samples, new], ignore_index=True)
-        if self.checkpoint is not None:
-            self.checkpoint.save(run, epoch + 1)
         if self.verbose:
             print(format_epoch(row, self.epochs))
+            if not row["complete"]:
+                print(f"  (stopped after {self._steps} of {config.steps_per_epoch} steps: this epoch is not checkpointed; "
+                      f"a resume runs it again)")
             for s in samples:
                 print(f"  T={s['temperature']:<4g} {s['text']!r}")
         if self.hook is not None:
             self.hook(run)
+
+
+class _CheckpointWriter(keras.callbacks.Callback):
+    """Writes the checkpoint after every finished epoch; placed after every other callback.
+
+    It also hands the state of the user's callbacks (``CALLBACK_STATE``) to the checkpoint and,
+    on a resume, back to the callbacks once they have reset themselves in ``on_train_begin``.
+    """
+
+    def __init__(self, run: TrainingRun, checkpoint: Checkpoint | None, callbacks, restored_state):
+        super().__init__()
+        self.run, self.checkpoint, self.callbacks, self.restored_state = run, checkpoint, callbacks, restored_state
+
+    def on_train_begin(self, logs=None):
+        for callback, saved in zip(self.callbacks, self.restored_state or [], strict=False):
+            if saved and saved.get("class") == type(callback).__name__:
+                for key, value in saved["state"].items():
+                    setattr(callback, key, value)
+
+    def on_epoch_end(self, epoch, logs=None):
+        history = self.run.history
+        if self.checkpoint is None or not len(history) or not bool(history["complete"].iloc[-1]):
+            return
+        self.checkpoint.save(self.run, epoch + 1, _callback_state(self.callbacks))
+
+
+def _callback_state(callbacks) -> list:
+    state = []
+    for callback in callbacks:
+        keys = CALLBACK_STATE.get(type(callback).__name__, ())
+        state.append({"class": type(callback).__name__,
+                      "state": {key: _plain(getattr(callback, key)) for key in keys if hasattr(callback, key)}})
+    return state
+
+
+def _plain(value):
+    """A NumPy or Python number as a JSON-friendly Python number (inf stays inf)."""
+    return float(value) if isinstance(value, (float, np.floating)) else int(value) if isinstance(value, (int, np.integer)) else value
+
+
+def _seed_states(model: keras.Model) -> list:
+    """The random-number states of the model's layers (dropout's), which ``model.save`` does not keep."""
+    return [v for v in model.variables if v.name == "seed_generator_state"]
+
+
+def _learning_rate(model: keras.Model) -> float:
+    try:
+        return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    except (AttributeError, TypeError, ValueError):
+        return math.nan
 
 
 def format_epoch(row: dict, epochs: int | None = None) -> str:
@@ -387,9 +507,11 @@ def _loss_function(model: keras.Model):
         return cached
     framing = model_framing(model)
     vocab_size = model_vocab_size(model)
+    model_ref = weakref.ref(model)  # the cache must not keep the model alive (its key is weak)
 
     @tf.function(reduce_retracing=True, autograph=False)
     def batch_loss(x, y, w):
+        model = model_ref()
         if framing == "seq2one":
             probs = model(tf.one_hot(x, vocab_size), training=False)
             nats = -tf.math.log(tf.clip_by_value(tf.gather(probs, y, batch_dims=1), 1e-7, 1.0))
@@ -409,6 +531,11 @@ def _pad_batch(x, y, w, batch_size):
         return x, y, w
     pad = lambda a: np.concatenate([a, np.zeros((missing, *a.shape[1:]), dtype=a.dtype)])  # noqa: E731
     return pad(x), pad(y), pad(w)
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as plain Python values (NaN as None), ready for JSON."""
+    return json.loads(frame.to_json(orient="records"))
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:

@@ -104,7 +104,7 @@ class Vocabulary:
             raise ValueError(
                 f"{len(missing)} character{'s' if len(missing) > 1 else ''} not in the vocabulary: "
                 f"{describe_chars(missing)}. The model knows {len(self)} characters; remove or replace "
-                f"them, or pass unknown='skip' or unknown='replace' (--unknown on the command line)."
+                f"them, or pass unknown='skip' or unknown='replace'."
             )
         if unknown == "skip":
             return ids[ok]

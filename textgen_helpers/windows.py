@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_scalar
+
 FRAMINGS = ("seq2one", "seq2seq")
 ONEHOT_LIMIT_BYTES = 2_000_000_000  # refuse one-hot arrays above this unless asked (2 GB)
 
@@ -50,7 +52,7 @@ def split_train_validation(ids: np.ndarray, validation_fraction: float = 0.1) ->
 
     ``[n] -> ([n - k], [k])`` with ``k = round(n * validation_fraction)``.
     """
-    _check_fraction(validation_fraction)
+    validation_fraction = check_fraction(validation_fraction)
     ids = np.asarray(ids)
     n_val = int(round(len(ids) * validation_fraction))
     if n_val < 2 or len(ids) - n_val < 2:
@@ -156,8 +158,9 @@ def window_dataset(
     vocab_size: int | None = None,
     sample_step: int = 1,
     seed: int = 0,
+    start_step: int = 0,
 ):
-    """An endless, shuffled, batched, prefetched ``tf.data.Dataset`` of random windows.
+    """An endless, batched, prefetched ``tf.data.Dataset`` of random windows.
 
     Built from the one integer array: each batch gathers its windows on the fly.
 
@@ -166,27 +169,35 @@ def window_dataset(
       book's framing without ever materialising it; needs ``vocab_size``.
 
     Windows start on the ``sample_step`` grid; use ``steps_per_epoch`` in ``fit`` to set the epoch.
+    Batch ``k`` of the stream is a pure function of ``(seed, k)``: the dataset made with
+    ``start_step=k`` yields exactly what the one made with ``start_step=0`` yields from its
+    ``k``-th batch on, so a resumed run sees the same data as one never interrupted.
     """
     from .runtime import import_tensorflow
 
     tf, _ = import_tensorflow()
     _check_framing(framing)
     check_batch_size(batch_size)
+    seed = check_scalar(seed, "seed", int, min_value=0, max_value=2**64 - 1)
+    start_step = check_scalar(start_step, "start_step", int, min_value=0)
     if framing == "seq2one" and not vocab_size:
         raise ValueError("framing='seq2one' needs vocab_size for its one-hot inputs")
     n_starts = len(window_starts(len(ids), sample_len, sample_step))
     text = tf.constant(np.asarray(ids, dtype=np.int32))
     offsets = tf.range(sample_len + 1)
+    seed64 = tf.constant(int(np.uint64(seed).astype(np.int64)), tf.int64)
 
-    def gather(random_ints):
-        starts = tf.cast(random_ints % n_starts, tf.int32) * sample_step
+    def gather(step):
+        picks = tf.random.stateless_uniform([batch_size], seed=tf.stack([seed64, step]), minval=0, maxval=n_starts,
+                                            dtype=tf.int64)
+        starts = tf.cast(picks, tf.int32) * sample_step
         windows = tf.gather(text, starts[:, None] + offsets[None, :])
         if framing == "seq2seq":
             return windows[:, :-1], windows[:, 1:]
         return tf.one_hot(windows[:, :-1], vocab_size), tf.one_hot(windows[:, -1], vocab_size)
 
-    dataset = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    return dataset.batch(batch_size, drop_remainder=True).map(gather).prefetch(tf.data.AUTOTUNE)
+    steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
+    return steps.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
 
 
 def validation_windows(
@@ -201,8 +212,9 @@ def validation_windows(
     Every window predicts characters that have at least ``sample_len // 2`` characters of context:
 
     * ``seq2seq``: windows of ``sample_len`` overlapping by half; ``y [N, T]`` is x shifted by one
-      and ``weights [N, T]`` counts each target character once (the first half of every window
-      but the first only warms the LSTM up).
+      and ``weights [N, T]`` counts every target character of the text exactly once (the first
+      half of every window but the first only warms the LSTM up). The last window is placed flush
+      with the end of the text, so no trailing target is left out: the weights sum to ``len(ids) - 1``.
     * ``seq2one``: ``y [N]`` is the character after each window and ``weights`` are ones; windows
       are spread evenly over the text.
 
@@ -220,27 +232,30 @@ def validation_windows(
         x = ids[starts[:, None] + np.arange(sample_len)]
         y = ids[starts + sample_len]
         return x, y, np.ones(len(starts), dtype=np.float32)
+    last_start = len(ids) - 1 - sample_len  # the window whose last target is the text's last character
+    if last_start < 0:
+        raise ValueError(f"a validation text of {len(ids):,} characters is shorter than one window of {sample_len} "
+                         f"plus the character it predicts")
     burn_in = sample_len // 2
     stride = sample_len - burn_in
-    starts = np.arange(0, len(ids) - sample_len, stride, dtype=np.int64)
-    if len(starts) == 0:
-        raise ValueError(f"a validation text of {len(ids):,} characters is shorter than one window of {sample_len}")
+    starts = np.arange(0, last_start + 1, stride, dtype=np.int64)
+    if starts[-1] != last_start:
+        starts = np.append(starts, last_start)
     positions = starts[:, None] + np.arange(sample_len)
-    weights = np.ones(positions.shape, dtype=np.float32)
-    weights[1:, :burn_in] = 0.0
+    # A target counts in the first window that reaches it and nowhere else.
+    covered_until = np.concatenate([[-1], starts[:-1] + sample_len])  # last target index (in y) each earlier window reached
+    weights = (positions + 1 > covered_until[:, None]).astype(np.float32)
     return ids[positions], ids[positions + 1], weights
 
 
-def check_window_args(sample_len: int, sample_step: int = 1) -> None:
-    """Raise ValueError unless sample_len and sample_step are positive integers."""
-    for name, value in (("sample_len", sample_len), ("sample_step", sample_step)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def check_window_args(sample_len: int, sample_step: int = 1) -> tuple[int, int]:
+    """``(sample_len, sample_step)`` as Python ints, or ValueError unless both are positive integers."""
+    return (check_scalar(sample_len, "sample_len", int, min_value=1),
+            check_scalar(sample_step, "sample_step", int, min_value=1))
 
 
-def check_batch_size(batch_size: int) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+def check_batch_size(batch_size: int) -> int:
+    return check_scalar(batch_size, "batch_size", int, min_value=1)
 
 
 def _check_framing(framing: str) -> None:
@@ -248,9 +263,9 @@ def _check_framing(framing: str) -> None:
         raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
 
 
-def _check_fraction(fraction: float) -> None:
-    if not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
-        raise ValueError(f"validation fraction must be between 0 and 1 (exclusive), got {fraction!r}")
+def check_fraction(fraction: float) -> float:
+    return check_scalar(fraction, "validation_fraction", float, min_value=0, max_value=1, include_min=False,
+                        include_max=False, hint="hold out a fraction such as 0.1 (the last 10% of the text)")
 
 
 def _gb(n_bytes: int) -> str:

@@ -1,0 +1,64 @@
+"""Argument checks: one rule for every number a user passes, in the spirit of scikit-learn's ``check_scalar``.
+
+``check_scalar(np.int64(40), "sample_len", int, min_value=1)`` returns ``40`` as a Python ``int``;
+``check_scalar(-1, "temperature", float, min_value=0, hint="use 0 for greedy decoding")`` raises
+``ValueError: temperature must be >= 0, got -1; use 0 for greedy decoding``. Every public function
+checks its numbers with it, so NumPy scalars work everywhere a Python number does, booleans are
+refused everywhere, and the messages read the same.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def check_scalar(
+    value,
+    name: str,
+    kind: type = float,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+    include_min: bool = True,
+    include_max: bool = True,
+    allow_none: bool = False,
+    hint: str = "",
+):
+    """Return ``value`` as a Python ``int`` or ``float`` (``kind``), or raise ValueError saying what was wrong.
+
+    Args:
+        kind: ``int`` accepts whole numbers only (Python or NumPy integers, and floats such as
+            ``3.0``); ``float`` accepts any real number. Booleans are refused: ``True`` is not a size.
+        min_value, max_value, include_min, include_max: the allowed range; floats must also be finite.
+        allow_none: return None for None instead of refusing it.
+        hint: appended to the message: what to pass instead.
+    """
+    if value is None and allow_none:
+        return None
+    suffix = f"; {hint}" if hint else ""
+    noun = "an integer" if kind is int else "a number"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be {noun}, got {value!r}{suffix}")
+    if kind is int:
+        if isinstance(value, numbers.Integral):
+            value = int(value)
+        elif float(value).is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name} must be a whole number, got {value!r}{suffix}")
+    else:
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}{suffix}")
+    if min_value is not None and (value < min_value if include_min else value <= min_value):
+        raise ValueError(f"{name} must be {'>=' if include_min else '>'} {min_value:g}, got {value:g}{suffix}")
+    if max_value is not None and (value > max_value if include_max else value >= max_value):
+        raise ValueError(f"{name} must be {'<=' if include_max else '<'} {max_value:g}, got {value:g}{suffix}")
+    return value
+
+
+def check_seed(seed) -> int:
+    """A random seed: any integer in [0, 2**64), returned as a Python int."""
+    return check_scalar(seed, "seed", int, min_value=0, max_value=2**64 - 1,
+                        hint="use a whole number such as 0 or 42; the same seed gives the same text")
