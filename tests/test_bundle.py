@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 from textgen_helpers.bundle import BUNDLE_FILES, BundleError, load_bundle, save_bundle
+from textgen_helpers.runtime import import_tensorflow
 from textgen_helpers.vocabulary import Vocabulary
+
+tf, keras = import_tensorflow()
 
 
 @pytest.fixture
@@ -97,11 +100,81 @@ def test_a_missing_folder_says_how_to_make_one(tmp_path):
 
 
 def test_saving_over_a_bundle_replaces_it_whole(bundle_dir, trained):
-    (bundle_dir / "stale.txt").write_text("from an older run")
     save_bundle(bundle_dir, trained.model, trained.vocab, sample_len=40)
     assert sorted(p.name for p in bundle_dir.iterdir()) == sorted(BUNDLE_FILES)
     assert [p.name for p in bundle_dir.parent.iterdir()] == ["bundle"]  # no staging folders left
     assert load_bundle(bundle_dir).config["history"] == []
+
+
+def test_saving_into_a_folder_that_is_not_a_bundle_is_refused_and_touches_nothing(trained, tmp_path):
+    folder = tmp_path / "home"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("three years of work")
+    with pytest.raises(BundleError) as err:
+        save_bundle(folder, trained.model, trained.vocab, sample_len=40)
+    assert str(folder) in str(err.value) and "thesis.tex" in str(err.value) and "not a model bundle" in str(err.value)
+    assert [p.name for p in folder.iterdir()] == ["thesis.tex"]
+    assert (folder / "thesis.tex").read_text() == "three years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]  # no staging folder left beside it
+
+
+def test_saving_into_a_folder_of_bundles_is_refused(bundle_dir, trained):
+    models = bundle_dir.parent  # holds the bundle "bundle": like `--save-path models`
+    with pytest.raises(BundleError, match="holds bundle"):
+        save_bundle(models, trained.model, trained.vocab, sample_len=40)
+    assert load_bundle(bundle_dir).lstm_layer_sizes == "64"
+
+
+def test_a_bundle_with_a_users_file_beside_it_is_not_replaced(bundle_dir, trained):
+    (bundle_dir / "notes.txt").write_text("my notes on this model")
+    with pytest.raises(BundleError, match="a model bundle with other files beside it"):
+        save_bundle(bundle_dir, trained.model, trained.vocab, sample_len=40)
+    assert (bundle_dir / "notes.txt").read_text() == "my notes on this model"
+
+
+def test_saving_into_an_empty_folder_or_over_a_file(trained, tmp_path):
+    (tmp_path / "empty").mkdir()
+    save_bundle(tmp_path / "empty", trained.model, trained.vocab, sample_len=40)
+    assert load_bundle(tmp_path / "empty").lstm_layer_sizes == "64"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(BundleError, match="it is a file"):
+        save_bundle(tmp_path / "file", trained.model, trained.vocab, sample_len=40)
+    assert (tmp_path / "file").read_text() == "x"
+
+
+def test_a_vocabulary_with_the_same_size_but_other_characters_is_refused(bundle_dir, trained):
+    chars = [c for c in trained.vocab.chars if c != "$"] + ["~"]  # 65 characters, but not the same ones
+    Vocabulary("".join(chars)).save(bundle_dir / "vocab.json")
+    with pytest.raises(BundleError, match="not the vocabulary the model was saved with"):
+        load_bundle(bundle_dir)
+
+
+def test_a_bundle_loads_with_plain_keras_without_this_package(bundle_dir):
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys, keras; m = keras.models.load_model(sys.argv[1]); "
+              "assert not any(name.startswith('textgen_helpers') for name in sys.modules); print(m.count_params())")
+    done = subprocess.run([sys.executable, "-c", script, str(bundle_dir / "model.keras")], capture_output=True,
+                          text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.split()[-1]) == load_bundle(bundle_dir).model.count_params()
+
+
+def test_a_model_with_the_old_one_hot_layer_is_saved_with_keras_layers_only(trained, tmp_path):
+    from textgen_helpers.model import OneHot, is_one_hot_layer
+
+    old_input = keras.Input((None,), dtype="int32")
+    x = OneHot(65, name="one_hot")(old_input)
+    for layer in trained.model.layers[2:]:
+        x = layer(x)
+    old = keras.Model(old_input, x)
+    path = save_bundle(tmp_path / "b", old, trained.vocab, sample_len=40)
+    loaded = load_bundle(path)
+    assert is_one_hot_layer(loaded.model.layers[1]) and not isinstance(loaded.model.layers[1], OneHot)
+    ids = trained.vocab.encode("ROMEO:\nWhat light")[None]
+    np.testing.assert_allclose(loaded.model(ids), trained.model(ids), atol=1e-6)
 
 
 def test_saving_with_the_wrong_vocabulary_is_refused(trained, tmp_path):

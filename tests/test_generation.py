@@ -69,12 +69,14 @@ def test_an_empty_seed_is_refused(seq2seq):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(length=0), "length must be a positive"),
-    (dict(length=2.5), "length must be a positive"),
+    (dict(length=0), "length must be >= 1"),
+    (dict(length=2.5), "length must be a whole number"),
     (dict(temperatures=-1), "temperature must be >= 0"),
     (dict(temperatures=[0.5, float("nan")]), "finite"),
     (dict(seed="x"), "seed must be an integer"),
-    (dict(window=0), "window must be a positive integer"),
+    (dict(seed=-1), "seed must be >= 0"),
+    (dict(seed=2**64), "seed must be <="),
+    (dict(window=0), "window must be >= 1"),
 ])
 def test_bad_generation_arguments_are_refused(seq2seq, kwargs, message):
     _, _, fast = seq2seq
@@ -90,13 +92,82 @@ def test_the_same_seed_gives_the_same_text_and_another_seed_another(seq2seq):
     assert a != fast(SEED_TEXT, 200, [1.0], seed=6)
 
 
-def test_several_temperatures_come_out_of_one_call_each_as_if_alone(seq2seq):
+def test_several_temperatures_come_out_of_one_call_and_a_row_does_not_depend_on_the_rows_after_it(seq2seq):
     _, _, fast = seq2seq
     together = fast(SEED_TEXT, 150, [0.0, 0.25, 0.5, 0.75, 1.0], seed=9)
     assert len(together) == 5 and all(len(t) == 150 for t in together)
-    for temperature, text in zip([0.0, 0.5, 1.0], [together[0], together[2], together[4]], strict=False):
-        assert fast(SEED_TEXT, 150, [temperature], seed=9)[0] == text
+    assert fast(SEED_TEXT, 150, [0.0, 0.25, 0.5], seed=9) == together[:3]  # batch of 4 rows, then of 8
+    assert fast(SEED_TEXT, 150, [0.0], seed=9)[0] == together[0]
     assert len(set(together)) > 2
+
+
+def test_two_rows_at_the_same_temperature_write_different_texts(seq2seq):
+    model, vocab, fast = seq2seq
+    a, b = generate(model, vocab, SEED_TEXT, 100, [1.0, 1.0], seed=4)
+    assert a != b
+
+
+def test_seeds_use_the_whole_64_bit_range(seq2seq):
+    _, _, fast = seq2seq
+    low = fast(SEED_TEXT, 100, 1.0, seed=1)
+    assert fast(SEED_TEXT, 100, 1.0, seed=2**63 + 1) != low  # not folded onto seed 1
+    assert fast(SEED_TEXT, 100, 1.0, seed=2**32 + 1) != low
+    assert fast(SEED_TEXT, 100, 1.0, seed=np.uint64(2**64 - 1)) == fast(SEED_TEXT, 100, 1.0, seed=2**64 - 1)
+
+
+def test_streamed_pieces_join_to_the_whole_text(seq2seq):
+    _, _, fast = seq2seq
+    pieces = list(fast.stream(SEED_TEXT, 150, [0.0, 1.0], seed=3))
+    assert [len(p[0]) for p in pieces] == [64, 64, 22]
+    assert ["".join(p[r] for p in pieces) for r in (0, 1)] == fast(SEED_TEXT, 150, [0.0, 1.0], seed=3)
+
+
+@pytest.fixture(scope="module")
+def peaked():
+    """A one-layer model whose next-character logits are spread out (so temperatures differ clearly)."""
+    set_seed(1)
+    vocab = Vocabulary("abcdefghij")
+    model = build_model(len(vocab), "8", compile=False)
+    rng = np.random.default_rng(0)
+    model.get_layer("next_char").bias.assign(rng.normal(0, 1.5, len(vocab)).astype("float32"))
+    return model, vocab
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_the_fast_generator_draws_from_softmax_of_logits_over_temperature(peaked, temperature):
+    model, vocab = peaked
+    seed_text = "abcab"
+    logits = model(vocab.encode(seed_text)[None], training=False).numpy()[0, -1].astype(np.float64)
+
+    def softmax(z):
+        e = np.exp(z - z.max())
+        return e / e.sum()
+
+    expected, inverted = softmax(logits / temperature), softmax(logits * temperature)
+    rows = 8192  # every row draws its own noise: 8192 independent first characters in one call
+    first = [text[0] for text in FastGenerator(model, vocab)(seed_text, 1, [temperature] * rows, seed=11)]
+    observed = np.bincount(vocab.encode("".join(first)), minlength=len(vocab)) / rows
+    distance = 0.5 * np.abs(observed - expected).sum()  # total variation
+    assert distance < 0.03
+    assert 0.5 * np.abs(observed - inverted).sum() > distance + 0.1  # an inverted temperature would be caught
+
+
+def test_neither_generate_nor_evaluate_loss_keeps_a_deleted_model_alive(shakespeare):
+    import gc
+    import weakref
+
+    from textgen_helpers.training import evaluate_loss
+
+    vocab = Vocabulary.from_text(shakespeare.text)
+    model = build_model(len(vocab), "8")
+    generate(model, vocab, SEED_TEXT, 10, [0.0, 1.0])
+    ids = vocab.encode(shakespeare.text[:2000])
+    evaluate_loss(model, ids, 20)
+    evaluate_loss(model, ids, 20, stateful=True)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
 
 
 def test_generated_characters_follow_the_models_distribution(seq2seq):

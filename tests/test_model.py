@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from textgen_helpers.model import (
-    OneHot,
+    is_one_hot_layer,
     bits_to_nats,
     build_model,
     cudnn_blockers,
@@ -57,9 +57,25 @@ def test_the_sequence_to_sequence_model_predicts_every_position():
     assert model_framing(model) == "seq2seq"
     assert tuple(model.outputs[0].shape) == (None, None, 65)
     assert [layer.return_sequences for layer in lstm_layers(model)] == [True, True]
-    assert isinstance(model.layers[1], OneHot)
+    assert is_one_hot_layer(model.layers[1]) and model.layers[1].name == "one_hot"
     logits = model(np.zeros((2, 7), dtype=np.int32))
     assert tuple(logits.shape) == (2, 7, 65)
+    np.testing.assert_array_equal(model.layers[1](np.array([[3, 0]])).numpy()[0], np.eye(65)[[3, 0]])
+
+
+def test_the_model_loads_with_plain_keras_without_this_package(tmp_path):
+    import subprocess
+    import sys
+
+    model = build_model(65, "16")
+    model.save(tmp_path / "m.keras")
+    script = ("import sys, numpy as np, keras; m = keras.models.load_model(sys.argv[1]); "
+              "assert not any(name.startswith('textgen_helpers') for name in sys.modules); "
+              "print(m(np.zeros((1, 1), 'int32')).shape)")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "m.keras")], capture_output=True, text=True,
+                          env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("(1, 1, 65)")  # a window of one character keeps its time axis
 
 
 @pytest.mark.parametrize("framing", ["seq2one", "seq2seq"])
@@ -69,7 +85,10 @@ def test_parameter_counts_match_the_lstm_formula(framing, spec):
     model = build_model(65, spec, framing=framing)
     inputs = [65] + sizes[:-1]
     expected = sum(lstm_param_count(i, u) for i, u in zip(inputs, sizes, strict=False)) + sizes[-1] * 65 + 65
-    assert model.count_params() == expected
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    assert trainable == expected
+    # seq2seq adds the one-hot layer: a frozen V x V identity table, no trainable parameters.
+    assert model.count_params() == expected + (65 * 65 if framing == "seq2seq" else 0)
     assert lstm_param_count(65, 128) == 4 * 128 * (65 + 128 + 1) == 99_328
 
 

@@ -14,22 +14,26 @@ PROBS = np.array([0.1, 0.6, 0.05, 0.25])
 
 
 def test_temperature_zero_is_argmax_for_probabilities_and_logits():
-    assert sample(PROBS, 0) == 1
-    assert sample(np.log(PROBS) + 3.0, 0) == 1
-    assert sample([-2.0, 5.0, 7.5, 1.0], 0.0, kind="logits") == 2
+    assert sample(probs=PROBS, temperature=0) == 1
+    assert sample(logits=np.log(PROBS) + 3.0, temperature=0) == 1
+    assert sample(logits=[-2.0, 5.0, 7.5, 1.0], temperature=0.0) == 2
 
 
 @pytest.mark.parametrize("bad", [-1, -0.001, float("nan"), float("inf"), -float("inf"), "hot", None, True, [0.5]])
 def test_negative_nan_infinite_or_non_numbers_are_refused(bad):
     with pytest.raises(ValueError, match="temperature must be") as err:
-        sample(PROBS, bad)
+        sample(probs=PROBS, temperature=bad)
     assert "use 0 for greedy decoding" in str(err.value)
 
 
-def test_numeric_strings_are_accepted_as_temperatures():
-    assert check_temperature("0.5") == 0.5
+def test_temperatures_come_as_one_several_or_a_comma_separated_string():
     assert check_temperatures("0, 0.25,0.5,0.75") == [0.0, 0.25, 0.5, 0.75]
-    assert check_temperatures(1) == [1.0]
+    assert check_temperatures("0.5") == [0.5]
+    assert check_temperatures(1) == [1.0] and check_temperatures(0) == [0.0]
+    assert check_temperatures(np.array([0, 0.5])) == [0.0, 0.5]
+    assert check_temperature(np.float32(0.5)) == 0.5 and type(check_temperature(np.int64(1))) is float
+    with pytest.raises(ValueError, match="'x' is not a number"):
+        check_temperatures("0,x")
     with pytest.raises(ValueError, match="empty entry"):
         check_temperatures("0,,1")
     with pytest.raises(ValueError, match="at least one"):
@@ -38,7 +42,7 @@ def test_numeric_strings_are_accepted_as_temperatures():
 
 def test_temperature_one_draws_from_the_distribution_itself():
     rng = np.random.default_rng(0)
-    draws = np.bincount([sample(PROBS, 1.0, rng) for _ in range(20_000)], minlength=4) / 20_000
+    draws = np.bincount([sample(probs=PROBS, temperature=1.0, rng=rng) for _ in range(20_000)], minlength=4) / 20_000
     np.testing.assert_allclose(draws, PROBS, atol=0.015)
 
 
@@ -58,28 +62,41 @@ def test_low_temperature_sharpens_and_high_temperature_flattens():
 
 def test_draws_at_low_temperature_favour_the_most_likely_character():
     rng = np.random.default_rng(1)
-    draws = [sample(PROBS, 0.25, rng) for _ in range(2000)]
+    draws = [sample(probs=PROBS, temperature=0.25, rng=rng) for _ in range(2000)]
     assert np.mean(np.array(draws) == 1) > 0.9
 
 
 def test_a_seed_or_generator_makes_draws_repeatable():
-    a = [sample(PROBS, 1.0, np.random.default_rng(42)) for _ in range(5)]
+    a = [sample(probs=PROBS, temperature=1.0, rng=np.random.default_rng(42)) for _ in range(5)]
     assert len(set(a)) == 1
-    first = [sample(PROBS, 1.0, 7) for _ in range(3)]
-    assert first == [sample(PROBS, 1.0, 7)] * 3
+    first = [sample(probs=PROBS, temperature=1.0, rng=7) for _ in range(3)]
+    assert first == [sample(probs=PROBS, temperature=1.0, rng=7)] * 3
 
 
 def test_logits_and_probabilities_give_the_same_draws():
     logits = np.log(PROBS) - 12.0
     for seed in range(20):
-        assert sample(PROBS, 0.7, seed, kind="probs") == sample(logits, 0.7, seed, kind="logits")
-        assert sample(logits, 0.7, seed) == sample(logits, 0.7, seed, kind="logits")  # auto: not probabilities
+        assert sample(probs=PROBS, temperature=0.7, rng=seed) == sample(logits=logits, temperature=0.7, rng=seed)
+
+
+def test_a_slice_of_probabilities_is_taken_as_probabilities_not_logits():
+    top3 = np.array([0.5, 0.2, 0.1])  # the three likeliest characters: the slice sums to 0.8
+    rng = np.random.default_rng(0)
+    draws = np.bincount([sample(probs=top3, temperature=1.0, rng=rng) for _ in range(20_000)], minlength=3) / 20_000
+    np.testing.assert_allclose(draws, top3 / top3.sum(), atol=0.015)  # as logits it would be ~[0.40, 0.30, 0.30]
+
+
+def test_the_distribution_must_be_named():
+    with pytest.raises(TypeError):
+        sample(PROBS, 0.5)  # noqa: the old positional call: probabilities or logits? no guessing
+    with pytest.raises(ValueError, match="exactly one of probs"):
+        sample(probs=PROBS, logits=PROBS, temperature=0.5)
+    with pytest.raises(ValueError, match="non-negative"):
+        sample(probs=[0.5, -0.1, 0.6], temperature=0.5)
 
 
 def test_broken_distributions_are_refused():
     with pytest.raises(ValueError, match="NaN or infinite"):
-        sample([0.5, math.nan], 1.0)
+        sample(probs=[0.5, math.nan], temperature=1.0)
     with pytest.raises(ValueError, match="empty"):
-        sample([], 1.0)
-    with pytest.raises(ValueError, match="kind must be"):
-        sample(PROBS, 1.0, kind="odds")
+        sample(logits=[], temperature=1.0)

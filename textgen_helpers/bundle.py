@@ -7,12 +7,18 @@
       vocab.json     the characters, in id order
       config.json    layer sizes, framing, sample_len, corpus name and sha256, versions, history
 
-``load_bundle`` checks every part and that they fit together, so generating never needs the
-corpus and never silently uses the wrong vocabulary.
+``load_bundle`` checks every part and that they fit together (``config.json`` holds a fingerprint
+of the vocabulary), so generating never needs the corpus and never silently uses the wrong
+vocabulary. ``model.keras`` uses only Keras's own layers: ``keras.models.load_model`` reads it
+without this package.
+
+``save_bundle`` never deletes what it did not write: it replaces a folder only if it is empty or
+holds a bundle and nothing else, and refuses any other folder with a message that names it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -28,10 +34,14 @@ from .generation import FastGenerator, one_or_many
 from .model import (
     OneHot,
     format_layer_sizes,
+    is_one_hot_layer,
+    one_hot_layer,
+    one_hot_size,
     lstm_layer_sizes,
     model_framing,
     model_vocab_size,
 )
+from .checks import check_scalar
 from .runtime import import_tensorflow
 from .vocabulary import Vocabulary
 
@@ -40,7 +50,8 @@ tf, keras = import_tensorflow()
 MODEL_FILE, VOCAB_FILE, CONFIG_FILE = "model.keras", "vocab.json", "config.json"
 SHIPPED_BUNDLE = "shakespeare-128x2"  # in data/bundles/: trained by `make bundle` with the project's own CLI
 BUNDLE_FILES = (MODEL_FILE, VOCAB_FILE, CONFIG_FILE)
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: a built-in one-hot layer instead of our OneHot, and a vocabulary fingerprint
+BUNDLE_KEY = "textgen_bundle"  # in config.json: marks a folder as a bundle that save_bundle may replace
 
 
 class BundleError(ValueError):
@@ -106,7 +117,11 @@ def save_bundle(
     corpus=None,
     seed_text: str | None = None,
 ) -> Path:
-    """Write ``model``, ``vocab`` and their settings to the folder ``path`` (replaced atomically).
+    """Write ``model``, ``vocab`` and their settings to the folder ``path``.
+
+    ``path`` may be new, an empty folder, or a bundle folder (which is replaced atomically: a
+    reader sees the old bundle or the new one, never a mix). Any other folder, or a file, is
+    refused with a :class:`BundleError` and left exactly as it was.
 
     Args:
         sample_len: the window length the model was trained on.
@@ -122,11 +137,13 @@ def save_bundle(
     if corpus is not None and not isinstance(corpus, dict):
         corpus = {"name": corpus.name, "sha256": corpus.sha256, "characters": len(corpus.text)}
     config = {
+        BUNDLE_KEY: BUNDLE_FORMAT,
         "format": BUNDLE_FORMAT,
         "lstm_layer_sizes": format_layer_sizes(lstm_layer_sizes(model)),
         "framing": model_framing(model),
         "vocab_size": len(vocab),
-        "sample_len": int(sample_len),
+        "vocab_sha256": vocab_fingerprint(vocab),
+        "sample_len": check_scalar(sample_len, "sample_len", int, min_value=1),
         "embedding_dim": _embedding_dim(model),
         "dropout": _dropout(model),
         "parameters": int(model.count_params()),
@@ -139,27 +156,59 @@ def save_bundle(
         "history": [] if history is None else _records(history),
     }
     path = Path(path)
+    check_bundle_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
     try:
         # Weights and architecture only: a bundle is for generating (checkpoints keep optimizer state).
-        export = keras.Model.from_config(_float32(model.get_config()))  # fresh, uncompiled, float32
-        export.set_weights(model.get_weights())
+        export = keras.Model.from_config(_portable(model.get_config()))  # fresh, uncompiled, float32, Keras layers only
+        for layer in export.layers:
+            if layer.weights and not is_one_hot_layer(layer):  # an old OneHot has no weights to copy
+                layer.set_weights(model.get_layer(layer.name).get_weights())
         export.save(staging / MODEL_FILE)
         vocab.save(staging / VOCAB_FILE)
         (staging / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
+            check_bundle_target(path)  # again, just before the swap: nothing has been added meanwhile
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+            os.replace(path, old / path.name)
             os.replace(staging, path)
-            shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(old)  # holds only the old bundle's files (checked above)
         else:
             os.replace(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def check_bundle_target(path: str | os.PathLike) -> None:
+    """Raise BundleError unless ``path`` is free for :func:`save_bundle`: missing, an empty folder,
+    or a bundle folder holding nothing but its own files. Called before training starts, so a bad
+    ``--save-path`` fails at once rather than after the run.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise BundleError(f"cannot save a model bundle to {path}: it is a file, not a folder. Choose a new folder "
+                          f"name, such as {path.with_suffix('')}-model; nothing was changed")
+    entries = sorted(p.name for p in path.iterdir())
+    if not entries:
+        return
+    others = [name for name in entries if name not in BUNDLE_FILES]
+    if not others and _is_bundle_config(path / CONFIG_FILE):
+        return
+    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    what = "a model bundle with other files beside it" if _is_bundle_config(path / CONFIG_FILE) else "not a model bundle"
+    raise BundleError(f"refusing to save a model bundle to {path}: the folder is {what} (it holds {shown}), and "
+                      f"saving would delete them. Choose a new or empty folder, such as {path / 'my-model'}; nothing "
+                      f"was changed")
+
+
+def vocab_fingerprint(vocab: Vocabulary) -> str:
+    """sha256 of the vocabulary's characters in id order: two vocabularies match iff their fingerprints do."""
+    return hashlib.sha256(json.dumps(list(vocab.chars), ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def load_bundle(path: str | os.PathLike) -> Bundle:
@@ -210,6 +259,9 @@ def _check_fits(path: Path, model: keras.Model, vocab: Vocabulary, config: dict)
     input_size = _input_vocab_size(model)
     if input_size is not None and input_size != len(vocab):
         problems.append(f"the model reads {input_size} characters but vocab.json lists {len(vocab)}")
+    if config.get("vocab_sha256") not in (None, vocab_fingerprint(vocab)):
+        problems.append("vocab.json is not the vocabulary the model was saved with (its characters differ from the "
+                        "fingerprint in config.json)")
     if config["vocab_size"] != len(vocab):
         problems.append(f"config.json says {config['vocab_size']} characters but vocab.json lists {len(vocab)}")
     if config["framing"] != model_framing(model):
@@ -220,21 +272,37 @@ def _check_fits(path: Path, model: keras.Model, vocab: Vocabulary, config: dict)
         raise BundleError(f"model bundle {path} does not fit together: {'; '.join(problems)}. Its files come from different runs; save the bundle again from one run.")
 
 
-def _float32(config):
-    """The model's config with mixed-precision policies replaced by float32, so bundles load anywhere."""
+def _portable(config):
+    """The model's config with mixed-precision policies replaced by float32, and our old OneHot layer
+    by Keras's own layers (:func:`~textgen_helpers.model.one_hot_layer`), so bundles load anywhere, without us."""
     if isinstance(config, dict):
         if config.get("class_name") == "DTypePolicy" and isinstance(config.get("config"), dict):
             return {**config, "config": {**config["config"], "name": "float32"}}
-        return {key: _float32(value) for key, value in config.items()}
+        if config.get("class_name") == "OneHot" and isinstance(config.get("config"), dict):
+            inner = config["config"]
+            layer = one_hot_layer(inner["num_classes"], name=inner.get("name", "one_hot"))
+            return {**config, **keras.layers.serialize(layer), "inbound_nodes": config.get("inbound_nodes", [])}
+        return {key: _portable(value) for key, value in config.items()}
     if isinstance(config, list):
-        return [_float32(value) for value in config]
+        return [_portable(value) for value in config]
     return config
+
+
+def _is_bundle_config(path: Path) -> bool:
+    try:
+        config = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(config, dict):
+        return False
+    # Format 1 bundles had no marker key; they are recognised by the keys only save_bundle wrote together.
+    return BUNDLE_KEY in config or {"format", "lstm_layer_sizes", "framing", "vocab_size", "sample_len"} <= set(config)
 
 
 def _input_vocab_size(model: keras.Model) -> int | None:
     for layer in model.layers:
-        if isinstance(layer, OneHot):
-            return layer.num_classes
+        if is_one_hot_layer(layer):
+            return one_hot_size(layer)
         if isinstance(layer, keras.layers.Embedding):
             return layer.input_dim
     if model_framing(model) == "seq2one":
@@ -244,7 +312,7 @@ def _input_vocab_size(model: keras.Model) -> int | None:
 
 def _embedding_dim(model: keras.Model) -> int | None:
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Embedding):
+        if isinstance(layer, keras.layers.Embedding) and not is_one_hot_layer(layer):
             return int(layer.output_dim)
     return None
 

@@ -62,3 +62,14 @@ def check_seed(seed) -> int:
     """A random seed: any integer in [0, 2**64), returned as a Python int."""
     return check_scalar(seed, "seed", int, min_value=0, max_value=2**64 - 1,
                         hint="use a whole number such as 0 or 42; the same seed gives the same text")
+
+
+def seed_key(seed) -> int:
+    """A 32-bit word that depends on every bit of a 64-bit seed, for TensorFlow's stateless random ops.
+
+    Those ops take a pair of int64 seed words, but under XLA only the low 32 bits of a word count
+    (seed ``2**63 + 1`` drew what seed 1 drew), so the seed is hashed down to 32 bits first.
+    """
+    import numpy as np
+
+    return int(np.random.SeedSequence(check_seed(seed)).generate_state(1, np.uint32)[0])

@@ -247,12 +247,13 @@ def _generate(args) -> int:
     try:
         for pieces in bundle.generator.stream(seed_text, args.length, temperatures, seed=args.seed,
                                               window=bundle.sample_len, unknown=args.unknown):
-            for row, piece in zip(rows, pieces, strict=True):
-                row.append(piece)
             if stream_out:
                 sys.stdout.write(pieces[0])
+            for row, piece in zip(rows, pieces, strict=True):
+                row.append(piece)
+            done += len(pieces[0])  # counted as soon as written: Ctrl-C can land anywhere in this loop
+            if stream_out:
                 sys.stdout.flush()
-            done += len(pieces[0])
             progress.update(len(pieces[0]))
     except KeyboardInterrupt:
         interrupted = True

@@ -20,8 +20,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .checks import check_scalar, check_seed
-from .model import OneHot, model_framing
+from .checks import check_scalar, check_seed, seed_key
+from .model import is_one_hot_layer, model_framing
 from .runtime import import_tensorflow
 from .sampling import check_temperature, check_temperatures, sample
 from .vocabulary import Vocabulary
@@ -168,9 +168,9 @@ class FastGenerator:
             logits, state = self._prime_chunk(tf.constant(padded[start:start + self.chunk]), n_valid, logits, state)
         logits, state = tf.tile(logits, [batch, 1]), tf.tile(state, [batch, 1])
         temp_tensor = tf.constant(temps + [0.0] * (batch - rows), tf.float32)
-        seed64 = int(np.uint64(seed).astype(np.int64))  # the whole 64-bit seed, as the int64 the kernels take
+        key0 = seed_key(seed)  # every bit of the 64-bit seed, folded into the 32 bits the kernels read
         for k in range(-(-length // self.chunk)):
-            key = tf.constant([seed64, k * self.chunk], tf.int64)
+            key = tf.constant([key0, k * self.chunk], tf.int64)
             chars, logits, state = self._sample_chunk(logits, state, temp_tensor, key)
             ids_out = chars.numpy()[:min(self.chunk, length - k * self.chunk), :rows]  # [chunk, rows]
             yield [self.vocab.decode(ids_out[:, r]) for r in range(rows)]
@@ -347,7 +347,7 @@ def _unpack(model: keras.Model):
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer) or isinstance(layer, keras.layers.Dropout):
             continue
-        if isinstance(layer, (OneHot, keras.layers.Embedding)) and input_layer is None and not lstms:
+        if (is_one_hot_layer(layer) or isinstance(layer, keras.layers.Embedding)) and input_layer is None and not lstms:
             input_layer = layer
         elif isinstance(layer, keras.layers.LSTM) and dense is None:
             if layer.activation is not keras.activations.tanh or layer.recurrent_activation is not keras.activations.sigmoid:

@@ -4,8 +4,12 @@
 ``[B, T, V]`` -> LSTM(128, return_sequences=True) -> LSTM(128) -> Dense(V, softmax), trained with
 categorical cross-entropy and RMSprop. ``framing="seq2seq"`` (the default) keeps
 ``return_sequences`` on every LSTM and predicts the next character at every position:
-integer windows ``[B, T]`` -> one-hot (in the graph) or an embedding -> LSTMs -> Dense(V) logits
-``[B, T, V]``, trained with sparse cross-entropy from logits.
+integer windows ``[B, T]`` -> one-hot (in the graph: a frozen identity ``Embedding`` named
+``one_hot``, whose row ``i`` is the one-hot vector of character ``i``) or a learned embedding ->
+LSTMs -> Dense(V) logits ``[B, T, V]``, trained with sparse cross-entropy from logits.
+
+Every layer is one of Keras's own, so a saved model loads with plain ``keras.models.load_model``
+without this package.
 
 Every LSTM keeps Keras's defaults (tanh, sigmoid, no recurrent dropout, not unrolled, with bias),
 so on a GPU Keras runs it with the cuDNN kernel; dropout goes in separate layers between them.
@@ -73,7 +77,11 @@ def format_layer_sizes(sizes: Sequence[int]) -> str:
 
 @keras.saving.register_keras_serializable(package="textgen")
 class OneHot(keras.layers.Layer):
-    """Integer ids ``[B, T]`` -> one-hot ``[B, T, V]`` float, inside the graph (no stored windows)."""
+    """Integer ids ``[B, T]`` -> one-hot ``[B, T, V]`` float, inside the graph (no stored windows).
+
+    Kept so that bundles and checkpoints written by textgen-helpers 0.1 still load. New models use
+    :func:`one_hot_layer`, built from Keras's own layers, which needs no custom code to load.
+    """
 
     def __init__(self, num_classes: int, **kwargs):
         super().__init__(**kwargs)
@@ -129,7 +137,7 @@ def build_model(
     else:
         inputs = keras.Input(shape=(None,), dtype="int32", name="char_ids")
         if embedding_dim is None:
-            x = OneHot(vocab_size, name="one_hot")(inputs)
+            x = one_hot_layer(vocab_size)(inputs)
         else:
             x = keras.layers.Embedding(vocab_size, int(embedding_dim), name="embedding")(inputs)
     for i, units in enumerate(sizes, start=1):
@@ -176,6 +184,28 @@ def model_framing(model: keras.Model) -> str:
 def model_vocab_size(model: keras.Model) -> int:
     """V as the model sees it: the width of its output layer."""
     return int(model.outputs[0].shape[-1])
+
+
+def one_hot_layer(vocab_size: int, name: str = "one_hot") -> keras.layers.Embedding:
+    """Ids ``[B, T]`` -> one-hot ``[B, T, V]``: an ``Embedding`` whose table is the V x V identity, frozen.
+
+    Looking up row ``i`` of the identity is the one-hot vector of ``i``. A built-in layer (unlike a
+    custom one) lets ``keras.models.load_model`` read a saved model without this package; its V x V
+    table shows up as non-trainable parameters.
+    """
+    return keras.layers.Embedding(vocab_size, vocab_size, embeddings_initializer="identity", trainable=False, name=name)
+
+
+def is_one_hot_layer(layer: keras.layers.Layer) -> bool:
+    """True for the layer that one-hot encodes integer ids inside a seq2seq model (ours, old or new)."""
+    if isinstance(layer, OneHot):
+        return True
+    return (isinstance(layer, keras.layers.Embedding) and not layer.trainable and layer.input_dim == layer.output_dim
+            and np.array_equal(keras.ops.convert_to_numpy(layer.embeddings), np.eye(layer.input_dim)))
+
+
+def one_hot_size(layer: keras.layers.Layer) -> int:
+    return int(layer.num_classes if isinstance(layer, OneHot) else layer.input_dim)
 
 
 def lstm_layers(model: keras.Model) -> list[keras.layers.LSTM]:

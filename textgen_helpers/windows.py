@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_scalar
+from .checks import check_scalar, seed_key
 
 FRAMINGS = ("seq2one", "seq2seq")
 ONEHOT_LIMIT_BYTES = 2_000_000_000  # refuse one-hot arrays above this unless asked (2 GB)
@@ -178,14 +178,13 @@ def window_dataset(
     tf, _ = import_tensorflow()
     _check_framing(framing)
     check_batch_size(batch_size)
-    seed = check_scalar(seed, "seed", int, min_value=0, max_value=2**64 - 1)
     start_step = check_scalar(start_step, "start_step", int, min_value=0)
     if framing == "seq2one" and not vocab_size:
         raise ValueError("framing='seq2one' needs vocab_size for its one-hot inputs")
     n_starts = len(window_starts(len(ids), sample_len, sample_step))
     text = tf.constant(np.asarray(ids, dtype=np.int32))
     offsets = tf.range(sample_len + 1)
-    seed64 = tf.constant(int(np.uint64(seed).astype(np.int64)), tf.int64)
+    seed64 = tf.constant(seed_key(seed), tf.int64)  # checks the seed; 32 bits that depend on all 64
 
     def gather(step):
         picks = tf.random.stateless_uniform([batch_size], seed=tf.stack([seed64, step]), minval=0, maxval=n_starts,
