@@ -1,4 +1,4 @@
-"""The ``textgen`` command, end to end in subprocesses, as a user runs it."""
+"""The ``textgen`` command as a user runs it: through ``main()``, and end to end in subprocesses."""
 
 import io
 import json

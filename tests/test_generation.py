@@ -70,7 +70,7 @@ def test_an_empty_seed_is_refused(seq2seq):
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(length=0), "length must be >= 1"),
-    (dict(length=2.5), "length must be a whole number"),
+    (dict(length=2.5), "length must be an integer"),
     (dict(temperatures=-1), "temperature must be >= 0"),
     (dict(temperatures=[0.5, float("nan")]), "finite"),
     (dict(seed="x"), "seed must be an integer"),

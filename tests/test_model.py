@@ -128,12 +128,12 @@ def test_the_one_hot_layer_survives_saving(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(vocab_size=1), "vocab_size must be an integer >= 2"),
+    (dict(vocab_size=1), "vocab_size must be >= 2"),
     (dict(vocab_size=65.0), "vocab_size"),
     (dict(vocab_size=65, framing="seq2many"), "framing must be one of"),
-    (dict(vocab_size=65, dropout=1.0), "dropout must be in"),
-    (dict(vocab_size=65, learning_rate=0), "learning_rate must be a positive"),
-    (dict(vocab_size=65, learning_rate=float("nan")), "learning_rate must be a positive"),
+    (dict(vocab_size=65, dropout=1.0), "dropout must be < 1"),
+    (dict(vocab_size=65, learning_rate=0), "learning_rate must be > 0"),
+    (dict(vocab_size=65, learning_rate=float("nan")), "learning_rate must be a finite number"),
     (dict(vocab_size=65, optimizer="sgd"), "optimizer must be one of"),
     (dict(vocab_size=65, clipnorm=-1.0), "clipnorm must be"),
     (dict(vocab_size=65, framing="seq2one", embedding_dim=8), "needs framing='seq2seq'"),

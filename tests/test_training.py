@@ -199,7 +199,7 @@ def test_a_checkpoint_from_another_model_or_vocabulary_is_refused(text, vocab, t
 
 @pytest.mark.parametrize("kwargs, error, message", [
     (dict(epochs=0), ValueError, "epochs must be >= 1, got 0"),
-    (dict(epochs=2.5), ValueError, "epochs must be a whole number"),
+    (dict(epochs=2.5), ValueError, "epochs must be an integer, got 2.5"),
     (dict(sample_len=0), ValueError, "sample_len must be >= 1"),
     (dict(sample_len=True), ValueError, "sample_len must be an integer, got True"),
     (dict(batch_size=-3), ValueError, "batch_size must be >= 1"),

@@ -30,7 +30,7 @@ def test_validation_is_the_contiguous_tail():
 
 @pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5, "0.1", None])
 def test_validation_fraction_must_lie_strictly_between_0_and_1(fraction):
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(ValueError, match="validation_fraction must be"):
         split_train_validation(np.arange(100), fraction)
 
 
@@ -54,7 +54,7 @@ def test_a_text_shorter_than_one_window_is_refused():
 
 @pytest.mark.parametrize("sample_len, sample_step", [(0, 3), (60, 0), (-1, 1), (2.5, 1), (True, 1)])
 def test_window_arguments_must_be_positive_integers(sample_len, sample_step):
-    with pytest.raises(ValueError, match="must be a positive integer"):
+    with pytest.raises(ValueError, match="must be (>= 1|an integer)"):
         window_starts(1000, sample_len, sample_step)
 
 
@@ -111,12 +111,14 @@ def test_window_dataset_streams_shifted_integer_windows(encoded):
         assert (grid == np.concatenate([row_x, row_y[-1:]])).all(axis=1).any()
 
 
-def test_window_dataset_draws_new_windows_each_time_it_is_iterated(encoded):
+def test_window_dataset_batch_k_depends_only_on_the_seed_and_k(encoded):
     _, ids = encoded
-    dataset = window_dataset(ids[:20_000], 20, 4, seed=3)
-    first = next(iter(dataset))[0].numpy()
-    again = next(iter(dataset))[0].numpy()
-    assert not np.array_equal(first, again)
+    batches = [x.numpy() for x, _ in window_dataset(ids[:20_000], 20, 4, seed=3).take(5)]
+    assert not any(np.array_equal(batches[0], b) for b in batches[1:])  # new windows every batch
+    resumed = [x.numpy() for x, _ in window_dataset(ids[:20_000], 20, 4, seed=3, start_step=3).take(2)]
+    np.testing.assert_array_equal(resumed, batches[3:5])  # a resumed stream continues where it stopped
+    other = next(iter(window_dataset(ids[:20_000], 20, 4, seed=4)))[0].numpy()
+    assert not np.array_equal(other, batches[0])
 
 
 def test_window_dataset_can_stream_the_books_onehot_framing(encoded):
@@ -139,6 +141,15 @@ def test_seq2seq_validation_windows_count_every_character_once():
     assert len(counted) > 900
     np.testing.assert_array_equal(x[:, 1:], y[:, :-1])
     assert np.all(w[1:, :20] == 0) and np.all(w[0] == 1)
+
+
+@pytest.mark.parametrize("n", [41, 42, 59, 60, 61, 1000, 1013])
+def test_seq2seq_validation_windows_count_every_target_of_the_text_exactly_once(n):
+    ids = np.arange(n, dtype=np.int32)
+    x, y, w = validation_windows(ids, 40, framing="seq2seq")
+    counts = np.bincount(y[w > 0], minlength=n)
+    np.testing.assert_array_equal(counts, [0] + [1] * (n - 1))  # every character after the first, once
+    assert w.sum() == n - 1
 
 
 def test_seq2one_validation_windows_predict_the_next_character():

@@ -28,8 +28,9 @@ def check_scalar(
     """Return ``value`` as a Python ``int`` or ``float`` (``kind``), or raise ValueError saying what was wrong.
 
     Args:
-        kind: ``int`` accepts whole numbers only (Python or NumPy integers, and floats such as
-            ``3.0``); ``float`` accepts any real number. Booleans are refused: ``True`` is not a size.
+        kind: ``int`` accepts Python or NumPy integers (not ``3.0``: a float where a count is
+            expected is usually a mistake); ``float`` accepts any real number. Booleans are
+            refused: ``True`` is not a size.
         min_value, max_value, include_min, include_max: the allowed range; floats must also be finite.
         allow_none: return None for None instead of refusing it.
         hint: appended to the message: what to pass instead.
@@ -41,12 +42,9 @@ def check_scalar(
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be {noun}, got {value!r}{suffix}")
     if kind is int:
-        if isinstance(value, numbers.Integral):
-            value = int(value)
-        elif float(value).is_integer():
-            value = int(value)
-        else:
-            raise ValueError(f"{name} must be a whole number, got {value!r}{suffix}")
+        if not isinstance(value, numbers.Integral):
+            raise ValueError(f"{name} must be an integer, got {value!r}{suffix}")
+        value = int(value)
     else:
         value = float(value)
         if not math.isfinite(value):

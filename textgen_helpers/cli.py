@@ -144,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--temperatures", type=_temperatures, default=None,
                      help="several temperatures at once, comma-separated (overrides --temperature)")
     gen.add_argument("--seed-text", dest="seed_text", default=None, help="text to continue (default: the bundle's seed text)")
-    gen.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64-1: the same seed gives the same text")
+    gen.add_argument("--seed", type=_seed, default=0,
+                     help="random seed, 0 to 2**64-1: the same seed gives the same text")
     gen.add_argument("--unknown", choices=["error", "skip", "replace"], default="error",
                      help="what to do with seed characters the model does not know")
     gen.set_defaults(run=_generate, prog="textgen generate", parser=gen)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .checks import check_scalar
 from .runtime import import_tensorflow
 from .windows import FRAMINGS
 
@@ -123,12 +124,13 @@ def build_model(
             clipping by global norm when ``clipnorm`` is set.
     """
     sizes = parse_layer_sizes(lstm_layer_sizes)
-    _check_vocab_size(vocab_size)
+    vocab_size = _check_vocab_size(vocab_size)
     if framing not in FRAMINGS:
         raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
-    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
-    if embedding_dim is not None and (framing == "seq2one" or int(embedding_dim) < 1):
+    dropout = check_scalar(dropout, "dropout", float, min_value=0, max_value=1, include_max=False,
+                           hint="use a rate such as 0.1, or 0 for none")
+    embedding_dim = check_scalar(embedding_dim, "embedding_dim", int, min_value=1, allow_none=True)
+    if embedding_dim is not None and framing == "seq2one":
         raise ValueError(f"embedding_dim must be a positive integer and needs framing='seq2seq', got {embedding_dim!r} with {framing!r}")
 
     if framing == "seq2one":
@@ -161,10 +163,8 @@ def compile_model(model: keras.Model, *, learning_rate: float = 1e-2, optimizer:
     """Compile with the loss that fits the model's framing; returns the model."""
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    if not isinstance(learning_rate, (int, float)) or not math.isfinite(learning_rate) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}")
-    if clipnorm is not None and (not math.isfinite(clipnorm) or clipnorm <= 0):
-        raise ValueError(f"clipnorm must be a positive number or None, got {clipnorm!r}")
+    learning_rate = check_scalar(learning_rate, "learning_rate", float, min_value=0, include_min=False)
+    clipnorm = check_scalar(clipnorm, "clipnorm", float, min_value=0, include_min=False, allow_none=True)
     opt_class = keras.optimizers.RMSprop if optimizer == "rmsprop" else keras.optimizers.Adam
     opt = opt_class(learning_rate=learning_rate, clipnorm=clipnorm)
     if model_framing(model) == "seq2one":
@@ -249,6 +249,5 @@ def bits_to_nats(bits):
     return bits * NATS_PER_BIT
 
 
-def _check_vocab_size(vocab_size: int) -> None:
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 2:
-        raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")
+def _check_vocab_size(vocab_size: int) -> int:
+    return check_scalar(vocab_size, "vocab_size", int, min_value=2)

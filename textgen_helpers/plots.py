@@ -13,6 +13,11 @@ import pandas as pd
 
 from .sampling import apply_temperature
 
+HISTORY_CURVES = (  # column, legend label, style
+    ("loss", "training text (windows, dropout off)", "-o"),
+    ("val_loss", "validation (windows, dropout off)", "-s"),
+    ("val_loss_stateful", "validation, state carried (as generation reads)", ":^"),
+)
 SHANNON_BITS = 1.3  # Shannon's (1951) estimate of the entropy of English, bits per character
 LN2 = math.log(2)
 
@@ -21,6 +26,10 @@ def plot_history(history: pd.DataFrame, ax=None, *, title: str = "Training and v
                  references: dict[str, float] | None = None, ylim: tuple[float, float] | None = None):
     """Loss per epoch: nats per character on the left axis, bits per character on the right.
 
+    The curves are the columns :func:`~textgen_helpers.training.train` records: ``loss`` (training
+    text) and ``val_loss`` (validation tail), both read in windows from a zero state with dropout
+    off, and, where present, ``val_loss_stateful`` (the tail read with the state carried, as
+    generation reads it). An epoch cut short (``complete`` False) is drawn as a hollow marker.
     ``references`` maps a label to a level in bits per character (drawn as dashed lines), such
     as ``{"Shannon's estimate for English": 1.3, "best 5-gram": 2.1}``.
     """
@@ -31,9 +40,13 @@ def plot_history(history: pd.DataFrame, ax=None, *, title: str = "Training and v
     for child in list(ax.child_axes):  # the bits axis of an earlier draw
         child.remove()
     ax.clear()
-    for column, label, style in (("loss", "training", "-o"), ("val_loss", "validation", "-s")):
-        if column in history and len(history):
-            ax.plot(history["epoch"], history[column], style, label=label, markersize=4)
+    partial = history["complete"].eq(False) if "complete" in history else None
+    for column, label, style in HISTORY_CURVES:
+        if column in history and len(history) and history[column].notna().any():
+            line, = ax.plot(history["epoch"], history[column], style, label=label, markersize=4)
+            if partial is not None and partial.any():
+                ax.plot(history["epoch"][partial], history[column][partial], style[-1], markersize=7,
+                        markerfacecolor="white", color=line.get_color())
     for (label, bits), color in zip((references or {}).items(), itertools.cycle(("tab:gray", "tab:purple", "tab:brown"))):
         ax.axhline(bits * LN2, linestyle="--", linewidth=1, color=color, label=f"{label} ({bits:.2f} bits)")
     ax.set_title(title)

@@ -173,7 +173,7 @@ def train(
             optimizer state, epoch count, history, the state of the given callbacks (such as
             ``ReduceLROnPlateau``) and the position in the stream of training windows are
             restored, so the resumed run ends with the weights the uninterrupted one would have.
-        max_seconds: stop after this much training time; the epoch it cuts short is recorded
+        max_seconds: stop after this much wall-clock time (evaluation included); the epoch it cuts short is recorded
             with ``complete=False`` and is not checkpointed, so a resume runs it again in full.
         callbacks: more Keras callbacks; they see ``val_loss`` in ``logs``.
         on_epoch_end: called with the run so far after every epoch (live plots use it).
@@ -238,7 +238,9 @@ def halve_lr_on_plateau(learning_rate: float) -> keras.callbacks.Callback:
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stop training once ``seconds`` of training have passed, mid-epoch if need be."""
+    """Stop training once ``seconds`` of wall-clock time have passed since it began, mid-epoch if
+    need be. The time counts everything ``train`` does, the evaluation and sampling after each
+    epoch included (``--max-minutes`` is a budget for the whole run)."""
 
     def __init__(self, seconds: float):
         super().__init__()
@@ -359,8 +361,7 @@ class Checkpoint:
         for variable, value in zip(_seed_states(model), state.get("random_state", []), strict=False):
             variable.assign(np.asarray(value, dtype=variable.dtype))  # dropout masks continue where they stopped
         run.history = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS)
-        if "complete" in run.history and run.history["complete"].isna().any():  # format 1 recorded finished epochs only
-            run.history["complete"] = run.history["complete"].fillna(True)
+        run.history["complete"] = True  # a checkpoint holds finished epochs only (format 1 had no such column)
         run.samples = pd.DataFrame(state["samples"], columns=SAMPLE_COLUMNS)
         run.resumed_from_epoch = int(state["epoch"])
         return state.get("callbacks", [])
