@@ -36,6 +36,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
+	rm -rf models/shakespeare-demo-checkpoint  # this target's own checkpoint: each demo starts afresh
 	$(BIN)/textgen train shakespeare $(RECOMMENDED) --max-minutes 2 --epochs 4 --display-length 80 \
 		--save-path models/shakespeare-demo
 	$(BIN)/textgen generate models/shakespeare-demo --length 300 --temperatures 0.25,0.5,0.75
@@ -45,6 +46,7 @@ notebooks: $(STAMP)
 		--ExecutePreprocessor.timeout=1800 *.ipynb
 
 bundle: $(STAMP)
+	rm -rf models/shipped-bundle-checkpoint  # this target's own checkpoint: the bundle is retrained from scratch
 	$(BIN)/textgen train shakespeare $(RECOMMENDED) --max-minutes 10 --epochs 1000 \
 		--save-path $(SHIPPED_BUNDLE) --checkpoint-dir models/shipped-bundle-checkpoint
 

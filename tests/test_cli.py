@@ -273,3 +273,37 @@ def test_generate_shows_a_progress_bar_on_a_terminal_for_long_texts(monkeypatch)
         assert main(["generate", path, "--length", str(length)]) == 0
         assert out.getvalue() == "a" * 2560 + "\n"
         assert ("char/s" in err.getvalue()) == shown, (stdout_tty, length, err.getvalue())
+
+
+# --- nothing of the user's is overwritten ---------------------------------------------------------
+
+def test_a_save_path_that_is_not_a_bundle_fails_before_training_and_touches_nothing(abc_corpus, tmp_path, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "thesis.tex").write_text("three years of work")
+    started = time.perf_counter()
+    assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--save-path", str(home)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "thesis.tex" in err and "not a model bundle" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["abc.txt", "home"]  # no checkpoint folder either
+    assert (home / "thesis.tex").read_text() == "three years of work"
+    assert time.perf_counter() - started < 10  # refused before any training
+
+
+def test_an_existing_checkpoint_is_not_overwritten_without_resume(abc_corpus, tmp_path, capsys):
+    bundle = tmp_path / "m"
+    assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--sample-len", "10", "--save-path", str(bundle), "--quiet"]) == 0
+    state = (tmp_path / "m-checkpoint" / "state.json").read_text()
+    assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--sample-len", "10", "--save-path", str(bundle)]) == 1
+    err = capsys.readouterr().err
+    assert "already holds a checkpoint" in err and "--resume" in err
+    assert (tmp_path / "m-checkpoint" / "state.json").read_text() == state
+
+
+def test_generate_into_a_closed_pipe_exits_quietly(tmp_path):
+    from textgen_helpers.bundle import shipped_bundle
+
+    done = subprocess.run(f"'{TEXTGEN}' generate '{shipped_bundle().path}' --length 20000 | head -c 10",
+                          shell=True, capture_output=True, text=True, timeout=180)
+    assert len(done.stdout) == 10
+    assert "Error" not in done.stderr and "Traceback" not in done.stderr, done.stderr

@@ -50,10 +50,15 @@ def check_scalar(
         if not math.isfinite(value):
             raise ValueError(f"{name} must be a finite number, got {value}{suffix}")
     if min_value is not None and (value < min_value if include_min else value <= min_value):
-        raise ValueError(f"{name} must be {'>=' if include_min else '>'} {min_value:g}, got {value:g}{suffix}")
+        raise ValueError(f"{name} must be {'>=' if include_min else '>'} {_show(min_value)}, got {_show(value)}{suffix}")
     if max_value is not None and (value > max_value if include_max else value >= max_value):
-        raise ValueError(f"{name} must be {'<=' if include_max else '<'} {max_value:g}, got {value:g}{suffix}")
+        raise ValueError(f"{name} must be {'<=' if include_max else '<'} {_show(max_value)}, got {_show(value)}{suffix}")
     return value
+
+
+def _show(number) -> str:
+    """Integers exactly (2**64 - 1 is 18446744073709551615, not 1.84467e+19); floats briefly."""
+    return str(number) if isinstance(number, int) else f"{number:g}"
 
 
 def check_seed(seed) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import shlex
 import sys
 import time
@@ -72,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\n{args.prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `textgen generate ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     except (ValueError, FileNotFoundError, MemoryError, OSError) as err:
         print(f"{args.prog}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_FAILURE
@@ -167,11 +171,11 @@ def _corpora(args) -> int:
 
 
 def _train(args) -> int:
-    from .bundle import save_bundle
+    from .bundle import check_bundle_target, save_bundle
     from .corpus import load_corpus
     from .model import build_model, format_layer_sizes, nats_to_bits
     from .runtime import device_report, set_seed
-    from .training import TrainingConfig, halve_lr_on_plateau, train
+    from .training import Checkpoint, TrainingConfig, halve_lr_on_plateau, train
     from .vocabulary import Vocabulary, describe_chars
 
     checkpoint_dir = args.checkpoint_dir
@@ -179,6 +183,11 @@ def _train(args) -> int:
         checkpoint_dir = args.save_path.with_name(args.save_path.name + "-checkpoint")
     if args.resume and checkpoint_dir is None:
         raise ValueError("--resume needs --save-path or --checkpoint-dir to find the checkpoint")
+    # Both folders are checked before any work: a bad --save-path fails now, not after the run.
+    if args.save_path is not None:
+        check_bundle_target(args.save_path)
+    if checkpoint_dir is not None:
+        Checkpoint(checkpoint_dir).check_target(resume=args.resume)
     config = TrainingConfig(sample_len=args.sample_len, sample_step=args.sample_step, batch_size=args.batch_size,
                             examples_per_epoch=args.examples_per_epoch, validation_fraction=args.validation_split,
                             seed_text=args.seed_text, temperatures=tuple(args.temperatures),

@@ -47,9 +47,15 @@ def setup(seed: int = 0) -> bool:
 
 
 def set_seed(seed: int = 0) -> None:
-    """Seed Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) for repeatable runs."""
+    """Seed Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) for repeatable runs.
+
+    Any seed in [0, 2**64) works: it is folded to the 32 bits Keras takes (seeds below 2**32 as they are).
+    """
+    from .checks import check_seed, seed_key
+
     _, keras = import_tensorflow()
-    keras.utils.set_random_seed(int(seed))
+    seed = check_seed(seed)
+    keras.utils.set_random_seed(seed if seed < 2**32 else seed_key(seed))
 
 
 def fast_mode() -> bool:

@@ -18,6 +18,7 @@ import gc
 import json
 import math
 import os
+import re
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -51,6 +52,7 @@ from .windows import (
 tf, keras = import_tensorflow()
 
 CHECKPOINT_STATE = "state.json"
+_CHECKPOINT_FILE = re.compile(r"\.?epoch_\d{4,}\.keras(\.part\.keras)?")  # the files Checkpoint.save writes
 CHECKPOINT_FORMAT = 2
 SAMPLE_COLUMNS = ["epoch", "temperature", "text"]
 HISTORY_COLUMNS = ["epoch", "complete", "loss", "val_loss", "val_loss_stateful", "fit_loss", "loss_bits",
@@ -199,6 +201,8 @@ def train(
     run = TrainingRun(model=model, vocab=vocab, config=config,
                       history=pd.DataFrame(columns=HISTORY_COLUMNS), samples=pd.DataFrame(columns=SAMPLE_COLUMNS))
     checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
+    if checkpoint is not None:
+        checkpoint.check_target(resume=resume)
     callbacks = list(callbacks)
     callback_state = None
     if resume and checkpoint is not None and checkpoint.exists():
@@ -305,6 +309,28 @@ class Checkpoint:
     def exists(self) -> bool:
         return (self.path / CHECKPOINT_STATE).is_file()
 
+    def check_target(self, *, resume: bool) -> None:
+        """Raise ValueError unless training may write here: a new or empty folder, or (with
+        ``resume``) a checkpoint folder holding nothing but a checkpoint. A checkpoint is never
+        overwritten by a run that was not asked to resume it, and nothing else is ever touched.
+        """
+        if not self.path.exists():
+            return
+        if not self.path.is_dir():
+            raise ValueError(f"checkpoint folder {self.path} is a file; choose a folder name for the checkpoints")
+        entries = sorted(p.name for p in self.path.iterdir())
+        if not entries:
+            return
+        others = [name for name in entries if name != CHECKPOINT_STATE and not _CHECKPOINT_FILE.fullmatch(name)]
+        if others or not self.exists():
+            shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+            raise ValueError(f"refusing to write checkpoints to {self.path}: the folder holds files that are not a "
+                             f"textgen checkpoint ({shown}). Choose a new or empty folder; nothing was changed")
+        if not resume:
+            raise ValueError(f"{self.path} already holds a checkpoint (after epoch {self.load_state().get('epoch')}); "
+                             f"pass resume=True (--resume on the command line) to continue it, or delete the folder "
+                             f"to start afresh")
+
     def save(self, run: TrainingRun, epoch: int, callback_state: list | None = None) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         name = f"epoch_{epoch:04d}.keras"
@@ -404,7 +430,7 @@ class _EpochReporter(keras.callbacks.Callback):
             if self.generator is None:
                 self.generator = FastGenerator(run.model, run.vocab)
             texts = self.generator(self.seed_text, config.display_length, list(config.temperatures),
-                                   seed=config.seed + epoch, window=config.sample_len)
+                                   seed=(config.seed + epoch) % 2**64, window=config.sample_len)
             samples = [{"epoch": epoch + 1, "temperature": t, "text": s} for t, s in zip(config.temperatures, texts, strict=True)]
         row = {"epoch": epoch + 1, "complete": self._steps >= config.steps_per_epoch, "loss": loss, "val_loss": val_loss,
                "val_loss_stateful": val_stateful, "fit_loss": fit_loss, "loss_bits": nats_to_bits(loss),
