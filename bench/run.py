@@ -47,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from textgen_helpers.runtime import import_tensorflow, set_seed  # noqa: E402
+from textgen_helpers.runtime import import_tensorflow, set_seed, total_memory_bytes  # noqa: E402
 
 tf, keras = import_tensorflow()
 
@@ -465,8 +465,8 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory, 1), "python": platform.python_version(),
+    memory = total_memory_bytes()
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory / 2**30, 1) if memory else None, "python": platform.python_version(),
             "tensorflow": tf.__version__, "keras": keras.__version__, "platform": platform.platform()}
 
 

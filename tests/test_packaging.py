@@ -75,3 +75,15 @@ def test_the_registry_ships_inside_the_package():
     from importlib import resources
 
     assert resources.files("textgen_helpers.data").joinpath("corpora.json").is_file()
+
+
+def test_no_call_that_fails_on_windows():
+    # os.sysconf does not exist on Windows; runtime.total_memory_bytes() works everywhere.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in [*root.glob("textgen_helpers/*.py"), *root.glob("notebooks/*.ipynb"), *root.glob("bench/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        uses = text.count("os.sysconf(")
+        allowed = 2 if path.name == "runtime.py" else 0  # the guarded use inside total_memory_bytes
+        assert uses <= allowed, f"{path.name} calls os.sysconf, which Windows lacks; use tg.total_memory_bytes()"

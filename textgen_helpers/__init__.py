@@ -36,7 +36,7 @@ _EXPORTS = {
     "sampling": ["sample", "apply_temperature", "check_temperature", "BOOK_TEMPERATURES"],
     "generation": ["generate", "generate_reference", "FastGenerator"],
     "bundle": ["save_bundle", "load_bundle", "shipped_bundle", "Bundle", "BundleError"],
-    "runtime": ["setup", "set_seed", "fast_mode", "device_report", "import_tensorflow"],
+    "runtime": ["setup", "set_seed", "fast_mode", "device_report", "import_tensorflow", "total_memory_bytes"],
     "ngram": ["NgramModel"],
     "plots": ["plot_history", "LiveTraining", "samples_table_html", "draw_generation_loop", "draw_stacked_lstm",
               "plot_next_char_distribution", "SHANNON_BITS"],

@@ -80,6 +80,28 @@ def device_report() -> dict:
     }
 
 
+def total_memory_bytes() -> int | None:
+    """This machine's physical memory in bytes, on Linux, macOS and Windows; None if it cannot tell."""
+    if hasattr(os, "sysconf"):
+        try:
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError):
+            pass
+    if sys.platform == "win32":
+        import ctypes
+
+        class MemoryStatus(ctypes.Structure):
+            _fields_ = [("length", ctypes.c_ulong), ("load", ctypes.c_ulong)] + [
+                (name, ctypes.c_ulonglong) for name in ("total", "available", "total_page", "available_page",
+                                                        "total_virtual", "available_virtual", "available_extended")]
+
+        status = MemoryStatus()
+        status.length = ctypes.sizeof(MemoryStatus)
+        if ctypes.windll.kernel32.GlobalMemoryStatusEx(ctypes.byref(status)):
+            return int(status.total)
+    return None
+
+
 @contextlib.contextmanager
 def _native_stderr_silenced():
     """Point file descriptor 2 at /dev/null for the duration (C++ logging writes there directly)."""
