@@ -12,7 +12,9 @@ Every layer is one of Keras's own, so a saved model loads with plain ``keras.mod
 without this package.
 
 Every LSTM keeps Keras's defaults (tanh, sigmoid, no recurrent dropout, not unrolled, with bias),
-so on a GPU Keras runs it with the cuDNN kernel; dropout goes in separate layers between them.
+so on a GPU Keras runs it with the cuDNN kernel (``LSTM(dropout=...)`` on its inputs would not
+prevent that; only ``recurrent_dropout`` does). Dropout goes in separate ``Dropout`` layers between
+the LSTMs, where it also reaches the last LSTM's output.
 """
 
 from __future__ import annotations
@@ -218,7 +220,11 @@ def lstm_layer_sizes(model: keras.Model) -> list[int]:
 
 
 def lstm_param_count(input_dim: int, units: int) -> int:
-    """Parameters of one LSTM layer: four gates, each ``units x (input_dim + units + 1)``."""
+    """Parameters of one LSTM layer: ``4 * units * (input_dim + units + 1)``.
+
+    Four blocks of the same shape: the input, forget and output gates and the candidate cell value,
+    each a ``units x input_dim`` kernel, a ``units x units`` recurrent kernel and ``units`` biases.
+    """
     return 4 * units * (input_dim + units + 1)
 
 
