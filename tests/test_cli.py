@@ -307,3 +307,12 @@ def test_generate_into_a_closed_pipe_exits_quietly(tmp_path):
                           shell=True, capture_output=True, text=True, timeout=180)
     assert len(done.stdout) == 10
     assert "Error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_train_on_a_mirrored_strategy_and_refuses_multiworker_with_the_reason(abc_corpus, tmp_path, capsys):
+    assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--sample-len", "10", "--distribute", "multiworker"]) == 1
+    assert "keras-team/keras#20585" in capsys.readouterr().err
+    bundle = tmp_path / "m"
+    assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--sample-len", "10", "--distribute", "mirrored",
+                 "--save-path", str(bundle), "--quiet"]) == 0
+    assert (bundle / "model.keras").is_file()

@@ -13,6 +13,7 @@ The functions the notebooks call, one module a concept::
     ngram       NgramModel                               counting baselines
     plots       plot_history, LiveTraining, ...          figures in nats and bits
     widgets     TemperaturePanel, NextCharExplorer       the temperature slider
+    distribute  make_strategy                            tf.distribute: several GPUs, machines, a TPU
     runtime     setup, set_seed, fast_mode               the notebook set-up
 
 Names are imported on first use, so ``textgen --help`` does not wait for TensorFlow.
@@ -38,6 +39,7 @@ _EXPORTS = {
     "bundle": ["save_bundle", "load_bundle", "shipped_bundle", "Bundle", "BundleError"],
     "runtime": ["setup", "set_seed", "fast_mode", "device_report", "import_tensorflow", "total_memory_bytes"],
     "ngram": ["NgramModel"],
+    "distribute": ["make_strategy", "is_chief"],
     "plots": ["plot_history", "LiveTraining", "samples_table_html", "draw_generation_loop", "draw_stacked_lstm",
               "plot_next_char_distribution", "SHANNON_BITS"],
     "widgets": ["TemperaturePanel", "NextCharExplorer", "next_char_probs"],

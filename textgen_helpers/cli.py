@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--clipnorm", type=_positive_float, default=None, help="clip gradients to this global norm")
     train.add_argument("--reduce-lr-on-plateau", dest="reduce_lr_on_plateau", action="store_true",
                        help="halve the learning rate after an epoch whose validation loss did not improve")
+    train.add_argument("--distribute", choices=["none", "mirrored", "multiworker", "tpu"], default="none",
+                       help="tf.distribute strategy: mirrored uses every GPU of this machine; tpu a TPU runtime "
+                            "(untested here); multiworker is refused, as Keras 3's fit does not support it. "
+                            "--batch-size stays the global batch")
     train.add_argument("--max-minutes", dest="max_minutes", type=_positive_float, default=None,
                        help="stop after this many minutes of training")
     train.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64-1")
@@ -173,6 +177,7 @@ def _corpora(args) -> int:
 def _train(args) -> int:
     from .bundle import check_bundle_target, save_bundle
     from .corpus import load_corpus
+    from .distribute import make_strategy
     from .model import build_model, format_layer_sizes, nats_to_bits
     from .runtime import device_report, set_seed
     from .training import Checkpoint, TrainingConfig, halve_lr_on_plateau, train
@@ -199,10 +204,11 @@ def _train(args) -> int:
         raise ValueError(f"the seed text has {_count(missing, 'character')} that the corpus does not: "
                          f"{describe_chars(missing)}; change --seed-text to use only the corpus's characters "
                          f"(the model learns no others)")
+    strategy = make_strategy(args.distribute)
     set_seed(args.seed)
     model = build_model(len(vocab), args.lstm_layer_size, framing=args.framing, embedding_dim=args.embedding_dim,
                         dropout=args.dropout, learning_rate=args.learning_rate, optimizer=args.optimizer,
-                        clipnorm=args.clipnorm)
+                        clipnorm=args.clipnorm, strategy=strategy)
     if not args.quiet:
         print(f"corpus {corpus.name}: {len(corpus.text):,} characters, {len(vocab)} distinct; "
               f"model {args.framing} {format_layer_sizes(args.lstm_layer_size)} ({model.count_params():,} parameters) "
@@ -212,7 +218,7 @@ def _train(args) -> int:
     try:
         run = train(model, vocab, corpus.text, epochs=args.epochs, config=config, checkpoint_dir=checkpoint_dir,
                     resume=args.resume, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
-                    callbacks=callbacks, verbose=0 if args.quiet else 1)
+                    callbacks=callbacks, verbose=0 if args.quiet else 1, strategy=strategy)
     except KeyboardInterrupt:
         if checkpoint_dir is not None:
             print(f"\ninterrupted; continue from the last finished epoch with the same command and --resume "

@@ -111,6 +111,7 @@ def build_model(
     optimizer: str = "rmsprop",
     clipnorm: float | None = None,
     compile: bool = True,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> keras.Model:
     """A stacked-LSTM next-character model, compiled and ready to ``fit``.
 
@@ -124,7 +125,14 @@ def build_model(
         dropout: rate of the Dropout layers after each LSTM (0 = none).
         learning_rate, optimizer, clipnorm: ``rmsprop`` (the book's) or ``adam``, with gradient
             clipping by global norm when ``clipnorm`` is set.
+        strategy: a ``tf.distribute.Strategy``: the model is built and compiled under its scope,
+            ready for ``train(..., strategy=strategy)``.
     """
+    if strategy is not None:
+        with strategy.scope():
+            return build_model(vocab_size, lstm_layer_sizes, framing=framing, embedding_dim=embedding_dim,
+                               dropout=dropout, learning_rate=learning_rate, optimizer=optimizer, clipnorm=clipnorm,
+                               compile=compile)
     sizes = parse_layer_sizes(lstm_layer_sizes)
     vocab_size = _check_vocab_size(vocab_size)
     if framing not in FRAMINGS:

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_scalar, check_seed
+from .distribute import check_model_in_scope, distributed_windows, is_chief
 from .generation import FastGenerator, stateful_loss
 from .model import (
     format_layer_sizes,
@@ -154,6 +155,7 @@ def train(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     on_epoch_end: Callable[[TrainingRun], None] | None = None,
     verbose: int = 1,
+    strategy: tf.distribute.Strategy | None = None,
     **config_overrides,
 ) -> TrainingRun:
     """Train ``model`` on ``text`` (a string, or ids from ``vocab.encode``) for ``epochs`` epochs in all.
@@ -180,8 +182,14 @@ def train(
         callbacks: more Keras callbacks; they see ``val_loss`` in ``logs``.
         on_epoch_end: called with the run so far after every epoch (live plots use it).
         verbose: 1 prints one line per epoch and the samples; 0 prints nothing.
+        strategy: a ``tf.distribute.Strategy`` (see :mod:`textgen_helpers.distribute`); the model
+            must have been built under its scope (``build_model(..., strategy=strategy)``).
+            ``batch_size`` is the global batch, split between the replicas; only the chief of a
+            multi-worker run writes checkpoints.
     """
     config = _merge_config(config, config_overrides)
+    if strategy is not None:
+        check_model_in_scope(model, strategy)
     epochs = check_scalar(epochs, "epochs", int, min_value=1)
     max_seconds = check_scalar(max_seconds, "max_seconds", float, min_value=0, include_min=False, allow_none=True)
     if model_vocab_size(model) != len(vocab):
@@ -216,16 +224,20 @@ def train(
     vocab.encode(seed_text)  # unknown characters in a given seed text fail now, not after epoch 1
     if initial_epoch >= epochs:
         return run
-    dataset = window_dataset(train_ids, config.sample_len, config.batch_size, framing=framing, vocab_size=len(vocab),
-                             sample_step=config.sample_step, seed=config.seed,
-                             start_step=initial_epoch * config.steps_per_epoch)
+    def windows():
+        return window_dataset(train_ids, config.sample_len, config.batch_size, framing=framing, vocab_size=len(vocab),
+                              sample_step=config.sample_step, seed=config.seed,
+                              start_step=initial_epoch * config.steps_per_epoch)
+
+    dataset = windows() if strategy is None else distributed_windows(strategy, windows, config.batch_size)
     probe_ids = train_ids[-len(val_ids):]  # as much training text as validation text, scored the same way
     reporter = _EpochReporter(run, probe_ids, val_ids, seed_text, on_epoch_end, verbose, epochs)
     all_callbacks = [reporter]
     if max_seconds is not None:
         all_callbacks.append(TimeBudget(max_seconds))
     # The checkpoint goes last, so it records what every other callback did at that epoch.
-    all_callbacks += [*callbacks, _CheckpointWriter(run, checkpoint, callbacks, callback_state)]
+    writer = checkpoint if is_chief(strategy) else None  # other workers of a multi-worker run write nothing
+    all_callbacks += [*callbacks, _CheckpointWriter(run, writer, callbacks, callback_state)]
     try:
         model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.steps_per_epoch,
                   callbacks=all_callbacks, verbose=0, shuffle=False)
@@ -382,10 +394,11 @@ class Checkpoint:
         if not model_file.is_file():
             raise ValueError(f"checkpoint {self.path} names {state['model_file']}, which is missing; delete the folder to start afresh")
         model = run.model
-        model.optimizer.build(model.trainable_variables)  # so its state has somewhere to load into
-        model.load_weights(model_file)
-        for variable, value in zip(_seed_states(model), state.get("random_state", []), strict=False):
-            variable.assign(np.asarray(value, dtype=variable.dtype))  # dropout masks continue where they stopped
+        with model.distribute_strategy.scope():  # a no-op without tf.distribute
+            model.optimizer.build(model.trainable_variables)  # so its state has somewhere to load into
+            model.load_weights(model_file)
+            for variable, value in zip(_seed_states(model), state.get("random_state", []), strict=False):
+                variable.assign(np.asarray(value, dtype=variable.dtype))  # dropout masks continue where they stopped
         run.history = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS)
         run.history["complete"] = True  # a checkpoint holds finished epochs only (format 1 had no such column)
         run.samples = pd.DataFrame(state["samples"], columns=SAMPLE_COLUMNS)
