@@ -87,3 +87,17 @@ def test_no_call_that_fails_on_windows():
         uses = text.count("os.sysconf(")
         allowed = 2 if path.name == "runtime.py" else 0  # the guarded use inside total_memory_bytes
         assert uses <= allowed, f"{path.name} calls os.sysconf, which Windows lacks; use tg.total_memory_bytes()"
+
+
+def test_the_shipped_bundle_loads_under_the_oldest_keras_allowed():
+    # Keras reads .keras files saved by older versions, not newer ones: the shipped model must have
+    # been saved by a Keras no newer than pyproject's floor, or Colab's older Keras cannot open it.
+    # After `make bundle`, re-save model.keras under that Keras (see pyproject.toml's comment).
+    import json
+    import zipfile
+
+    floor = next(r for r in _pyproject()["project"]["dependencies"] if _name(r) == "keras").split(">=")[1]
+    saved = json.loads(zipfile.ZipFile(ROOT / "data/bundles/shakespeare-128x2/model.keras").read("metadata.json"))
+    as_tuple = lambda v: tuple(int(p) for p in v.split(".")[:2])  # noqa: E731
+    assert as_tuple(saved["keras_version"]) <= as_tuple(floor), (
+        f"the shipped bundle was saved by Keras {saved['keras_version']}, newer than the floor keras>={floor}")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .generation import FastGenerator, one_or_many
@@ -146,7 +147,7 @@ def save_bundle(
         "sample_len": check_scalar(sample_len, "sample_len", int, min_value=1),
         "embedding_dim": _embedding_dim(model),
         "dropout": _dropout(model),
-        "parameters": int(model.count_params()),
+        "parameters": sum(int(np.prod(w.shape)) for w in model.trainable_weights),  # the one-hot table is not one
         "seed_text": seed_text,
         "corpus": corpus,
         "training": training,
