@@ -4,8 +4,11 @@
 # Others:
 #   make demo       train a small model for two minutes from the command line and print its text
 #   make notebooks  re-execute the notebooks in full mode, storing their outputs (about 15 minutes)
-#   make bundle     retrain the model bundle shipped in data/bundles/ (ten minutes)
+#   make bundle     retrain the model bundle shipped in data/bundles/ (ten minutes); then re-save its
+#                   model.keras under the oldest Keras pyproject.toml allows (tests/test_packaging.py)
 #   make slider     serve the temperature slider as a standalone page (Voila) on http://localhost:8866
+#   make screenshots  run the browser test of the slider and copy its picture to docs/images/slider.png
+#                     (needs Chromium: apt-get install chromium)
 #   make bench      re-measure docs/benchmarks.md (about 25 minutes)
 PYTHON ?= python3
 VENV := .venv
@@ -21,7 +24,7 @@ SHIPPED_BUNDLE := data/bundles/shakespeare-128x2
 RECOMMENDED := --lstm-layer-size 128,128 --sample-len 32 --dropout 0.1 --clipnorm 1 --examples-per-epoch 20000 \
 	--reduce-lr-on-plateau
 
-.PHONY: start test demo notebooks bundle slider bench clean
+.PHONY: start test demo notebooks bundle slider screenshots bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +55,13 @@ bundle: $(STAMP)
 
 slider: $(STAMP)
 	$(BIN)/voila apps/slider.ipynb --port=8866 --no-browser
+
+# The browser test writes its screenshot under the ignored test-artifacts/; only this target updates
+# the committed picture, and only when the test passed.
+screenshots: $(STAMP)
+	rm -f test-artifacts/browser/slider.png
+	TEXTGEN_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/browser/test_slider.py -k jupyterlab -q -p no:cacheprovider
+	cp test-artifacts/browser/slider.png docs/images/slider.png
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

@@ -9,8 +9,11 @@ from textgen_helpers.plots import (
     LiveTraining,
     draw_generation_loop,
     draw_stacked_lstm,
+    entropy_bits,
+    plot_entropy_vs_temperature,
     plot_history,
     plot_next_char_distribution,
+    plot_next_char_panels,
     samples_table_html,
 )
 from textgen_helpers.sampling import apply_temperature
@@ -30,7 +33,8 @@ def test_history_plot_has_nats_on_the_left_and_bits_on_the_right():
     levels = [line.get_ydata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert levels == [pytest.approx(1.3 * math.log(2))]
     labels = ax.get_legend_handles_labels()[1]
-    assert labels[:2] == ["training", "validation"] and labels[2].startswith("Shannon (1.30 bits)")
+    assert labels[:2] == ["training text (windows, dropout off)", "validation (windows, dropout off)"]
+    assert labels[2].startswith("Shannon (1.30 bits)")
 
 
 def test_redrawing_keeps_a_single_bits_axis():
@@ -81,3 +85,36 @@ def test_the_distribution_chart_shows_the_sharpened_probabilities():
     np.testing.assert_allclose(heights[:3], [0.6, 0.25, 0.1])
     np.testing.assert_allclose(heights[3:], apply_temperature(probs, 0.5)[[1, 3, 0]])
     assert ax.get_ylabel() == "probability" and "temperature 0.5" in ax.get_title()
+
+
+def test_small_multiples_draw_one_labelled_panel_per_temperature():
+    vocab = Vocabulary("abcd")
+    probs = np.array([0.1, 0.6, 0.05, 0.25])
+    axes = plot_next_char_panels(probs, vocab, [0, 0.5, 1.0, 1.5], top=3, seed_text="To be")
+    assert len(axes) == 4 and len(axes[0].figure.axes) == 4  # the grid's spare cells are removed
+    for ax, temperature in zip(axes, [0, 0.5, 1.0, 1.5]):
+        assert ax.get_xlabel() == "character" and ax.get_ylabel() == "probability"
+        assert ax.get_title().startswith(f"T = {temperature:g}")
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["b", "d", "a"]  # the same order everywhere
+        np.testing.assert_allclose([bar.get_height() for bar in ax.patches],
+                                   apply_temperature(probs, temperature)[[1, 3, 0]])
+    assert axes[0].get_title() == "T = 0 (greedy): 0.00 bits"
+    assert "'To be'" in axes[0].figure.get_suptitle()
+
+
+def test_the_entropy_curve_rises_with_temperature_towards_uniform():
+    probs = np.array([0.5, 0.3, 0.1, 0.05, 0.03, 0.02])
+    ax = plot_entropy_vs_temperature(probs, marked=(0, 0.25, 0.5, 0.75))
+    curve, ceiling, points = ax.get_lines()
+    bits = np.asarray(curve.get_ydata())
+    assert bits[0] == 0 and np.all(np.diff(bits) >= -1e-12)
+    assert bits[-1] < math.log2(6) == pytest.approx(ceiling.get_ydata()[0])
+    assert bits[curve.get_xdata().tolist().index(1.0)] == pytest.approx(entropy_bits(probs))
+    assert list(points.get_xdata()) == [0, 0.25, 0.5, 0.75]
+    assert ax.get_xlabel() == "temperature T" and "bits" in ax.get_ylabel() and ax.get_title()
+    assert len(ax.get_legend().get_texts()) == 3
+
+
+def test_entropy_is_in_bits_and_zero_for_a_certain_outcome():
+    assert entropy_bits([0.25] * 4) == pytest.approx(2.0)
+    assert entropy_bits([0.0, 1.0, 0.0]) == 0.0 and math.copysign(1, entropy_bits([1.0])) == 1.0

@@ -1,3 +1,5 @@
+from html.parser import HTMLParser
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,44 @@ def test_the_panel_shows_one_column_per_temperature(bundle):
     assert 'data-temperature="0.75"' in panel.columns.children[0].value
     assert "T = 0.75 (slider)" in panel.columns.children[0].value
     assert "4 &times; 60 characters in" in panel.status.value
+
+
+class _TextStyle(HTMLParser):
+    """The inline style of each ``<pre class="textgen-text">``, as a dict, and the text inside it."""
+
+    def __init__(self, markup: str):
+        super().__init__()
+        self.styles, self.texts, self._inside = [], [], False
+        self.feed(markup)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "pre" and attrs.get("class") == "textgen-text":
+            declarations = (d.split(":", 1) for d in attrs.get("style", "").split(";") if d.strip())
+            self.styles.append({name.strip(): value.strip() for name, value in declarations})
+            self.texts.append("")
+            self._inside = True
+
+    def handle_endtag(self, tag):
+        self._inside = self._inside and tag != "pre"
+
+    def handle_data(self, data):
+        if self._inside:
+            self.texts[-1] += data
+
+
+def test_the_text_columns_wrap_at_spaces_only_and_keep_line_breaks(bundle):
+    panel = TemperaturePanel(bundle, seed_text="KING RICHARD:\n", length=200, compare="0.25, 1.5")
+    for column, text in zip(panel.columns.children, panel.texts, strict=True):
+        assert "break-all" not in column.value and "anywhere" not in column.value
+        shown = _TextStyle(column.value)
+        assert shown.texts == [text]  # every character, newlines included, reaches the page
+        (style,) = shown.styles
+        # pre-wrap: wrap at spaces and keep "\n"; normal: never inside a word (JupyterLab's <pre>
+        # default, break-all, is overridden inline)
+        assert style["white-space"] == "pre-wrap"
+        assert style["word-break"] == "normal" and style["overflow-wrap"] == "normal"
+    assert any("\n" in text for text in panel.texts)
 
 
 def test_moving_the_slider_regenerates_and_moving_back_gives_the_same_text(bundle):
@@ -56,7 +96,7 @@ def test_bad_input_in_the_panel_is_explained_not_raised(bundle):
     panel = TemperaturePanel(bundle, length=40, compare="0.5")
     before = list(panel.texts)
     panel.compare.value = "0.5, hot"
-    assert "compare with" in panel.status.value and "temperature must be a number" in panel.status.value
+    assert "compare with" in panel.status.value and "&#x27;hot&#x27; is not a number" in panel.status.value
     assert panel.texts == before
     panel.compare.value = "0.5"
     panel.seed_text.value = ""

@@ -41,7 +41,8 @@ _EXPORTS = {
     "ngram": ["NgramModel"],
     "distribute": ["make_strategy", "is_chief"],
     "plots": ["plot_history", "LiveTraining", "samples_table_html", "draw_generation_loop", "draw_stacked_lstm",
-              "plot_next_char_distribution", "SHANNON_BITS"],
+              "plot_next_char_distribution", "plot_next_char_panels", "plot_entropy_vs_temperature", "entropy_bits",
+              "SHANNON_BITS"],
     "widgets": ["TemperaturePanel", "NextCharExplorer", "next_char_probs"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

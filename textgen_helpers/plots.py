@@ -1,5 +1,6 @@
 """Plots: loss curves in nats and bits per character, the generation loop, the stacked model,
-and next-character distributions. Every figure has a title, labelled axes and units.
+next-character distributions at several temperatures and their entropy. Every figure has a title,
+labelled axes and units.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .sampling import apply_temperature
+from .checks import check_scalar
+from .sampling import BOOK_TEMPERATURES, apply_temperature, check_temperatures
 
 HISTORY_CURVES = (  # column, legend label, style
     ("loss", "training text (windows, dropout off)", "-o"),
@@ -193,6 +195,88 @@ def plot_next_char_distribution(probs, vocab, temperature: float, *, top: int = 
     ax.set_title(title or f"Next-character distribution at temperature {temperature:g}")
     ax.legend(loc="upper right")
     return ax
+
+
+def plot_next_char_panels(probs, vocab, temperatures: Sequence[float], *, top: int = 15, seed_text: str | None = None,
+                          ncols: int = 3):
+    """Small multiples: the next-character distribution ``probs [V]`` at each temperature, one panel each.
+
+    Every panel shows the same ``top`` characters in the same order (most likely under the model
+    first), so a bar can be followed from panel to panel; its height is ``apply_temperature(probs, T)``,
+    and each panel's title gives that distribution's entropy in bits. Returns the axes, one per
+    temperature, in the order given.
+    """
+    import matplotlib.pyplot as plt
+
+    temperatures = check_temperatures(temperatures)
+    top = check_scalar(top, "top", int, min_value=1)
+    ncols = min(check_scalar(ncols, "ncols", int, min_value=1), len(temperatures))
+    probs = np.asarray(probs, dtype=np.float64)
+    order = np.argsort(probs)[::-1][:top]
+    nrows = -(-len(temperatures) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows), sharey=True, squeeze=False,
+                             layout="constrained")
+    axes = grid.ravel()
+    for ax in axes[len(temperatures):]:
+        ax.remove()
+    for ax, temperature in zip(axes, temperatures):
+        sharpened = apply_temperature(probs, temperature)
+        ax.bar(range(len(order)), sharpened[order], color="#2f6db5")
+        ax.set_xticks(range(len(order)), [_visible(vocab.chars[i]) for i in order], family="monospace")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("character")
+        ax.set_ylabel("probability")
+        note = " (greedy)" if temperature == 0 else " (the model as it is)" if temperature == 1 else ""
+        ax.set_title(f"T = {temperature:g}{note}: {entropy_bits(sharpened):.2f} bits", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    after = f" after {('…' if len(seed_text) > 24 else '') + seed_text[-24:]!r}" if seed_text else ""
+    fig.suptitle(f"The next character{after}, at {len(temperatures)} temperatures")
+    return axes[:len(temperatures)]
+
+
+def plot_entropy_vs_temperature(probs, *, temperatures=None, marked: Sequence[float] = BOOK_TEMPERATURES, ax=None,
+                                title: str = "How uncertain the next character is, by temperature"):
+    """Entropy (bits) of the distribution sampled at each temperature, as a line; ``marked`` as points.
+
+    ``probs [V]`` is the model's next-character distribution; ``temperatures`` defaults to 0..2 in
+    steps of 0.02. A dashed line marks the most any distribution over V characters can have,
+    log2 V bits (uniform). Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    probs = np.asarray(probs, dtype=np.float64)
+    if temperatures is None:
+        temperatures = np.linspace(0, 2, 101)
+    temperatures = np.asarray(check_temperatures(temperatures))
+    marked = [] if marked is None or len(marked) == 0 else check_temperatures(marked)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    entropy = [entropy_bits(apply_temperature(probs, t)) for t in temperatures]
+    ax.plot(temperatures, entropy, "-", color="#2f6db5", label="entropy of the distribution sampled at T")
+    ax.axhline(math.log2(len(probs)), linestyle="--", linewidth=1, color="tab:gray",
+               label=f"uniform over {len(probs)} characters ({math.log2(len(probs)):.2f} bits)")
+    if marked:
+        points = [entropy_bits(apply_temperature(probs, t)) for t in marked]
+        ax.plot(marked, points, "o", color="#c0392b", label="the book's temperatures")
+        for t, bits in zip(marked, points):
+            below = bits > 0.5  # the curve rises to the right: a label below-right stays clear of it
+            ax.annotate(f"T = {t:g}: {bits:.2f} bits", (t, bits), textcoords="offset points",
+                        xytext=(6, -12 if below else 6), fontsize=8)
+    ax.set_xlim(float(min(temperatures)), float(max(temperatures)))
+    ax.set_ylim(0, math.log2(len(probs)) * 1.08)
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel("entropy of the next character (bits)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
+
+
+def entropy_bits(probs) -> float:
+    """Entropy of a distribution ``probs [V]`` in bits: ``-sum p log2 p`` (0 log 0 counts as 0)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    probs = probs[probs > 0]
+    return 0.0 - float((probs * np.log2(probs)).sum())  # 0.0 - x: a certain outcome shows 0.00, not -0.00
 
 
 def _visible(text: str) -> str:

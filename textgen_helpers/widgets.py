@@ -17,6 +17,11 @@ import numpy as np
 from .sampling import check_temperature, check_temperatures
 
 MAX_TEMPERATURE = 2.0
+# How a column's text wraps: at spaces only, keeping the generated text's own line breaks. Set inline,
+# because JupyterLab's stylesheet gives every <pre> in an output `word-break: break-all`, which cuts
+# words anywhere ("senten" | "ce"). A run of characters longer than the column scrolls sideways.
+COLUMN_TEXT_STYLE = ("white-space: pre-wrap; word-break: normal; overflow-wrap: normal; overflow-x: auto; "
+                     "font-size: 12px; margin: 4px 0")
 
 
 class TemperaturePanel:
@@ -154,7 +159,7 @@ def _column_html(temperature: float, text: str, *, main: bool) -> str:
     label = f"T = {temperature:g}" + (" (slider)" if main else "")
     return (f'<div class="textgen-column" data-temperature="{temperature:g}">'
             f'<div class="textgen-heading" style="font-weight: bold">{label}</div>'
-            f'<pre class="textgen-text" style="white-space: pre-wrap; font-size: 12px; margin: 4px 0">'
+            f'<pre class="textgen-text" style="{COLUMN_TEXT_STYLE}">'
             f"{html.escape(text)}</pre></div>")
 
 

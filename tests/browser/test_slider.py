@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
-SCREENSHOT = ROOT / "docs" / "images" / "slider.png"
+SCREENSHOT = ARTIFACTS / "slider.png"  # `make screenshots` copies it to docs/images/slider.png
 OUTSIDE_HOSTS = re.compile(r"net::ERR_|Failed to load resource|ERR_NAME_NOT_RESOLVED|fonts\.googleapis|cdn\.jsdelivr|unpkg\.com")
 
 
@@ -49,8 +49,33 @@ class Panel:
         return time.perf_counter() - start
 
 
+def words_split_across_lines(page, root: str = ".textgen-panel") -> dict:
+    """Every word (run of non-space characters) in the text columns, laid out as the browser shows it:
+    ``{"words": how many were checked, "split": those whose letters sit on more than one line}``."""
+    return page.evaluate(
+        """(root) => {
+            const split = [];
+            let words = 0;
+            for (const pre of document.querySelectorAll(root + ' .textgen-text')) {
+                const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+                for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+                    for (const match of node.textContent.matchAll(/\\S+/g)) {
+                        const range = document.createRange();
+                        range.setStart(node, match.index);
+                        range.setEnd(node, match.index + match[0].length);
+                        const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+                        words += 1;
+                        if (lines.size > 1) split.push(match[0]);
+                    }
+                }
+            }
+            return {words, split};
+        }""", root)
+
+
 def exercise_slider(page, panel: Panel, screenshot=None) -> dict:
-    """Move the temperature slider by keyboard and by dragging; check text and readout each time.
+    """Move the temperature slider by keyboard and by dragging; check text and readout each time,
+    and that the text columns wrap between words, never inside one.
 
     ``screenshot``, a path, gets a picture of the panel after the keyboard moves.
     """
@@ -69,6 +94,8 @@ def exercise_slider(page, panel: Panel, screenshot=None) -> dict:
         assert panel.slider_temperature() == pytest.approx(target)
     keyboard_text = panel.text()
     assert keyboard_text != start_text
+    layout = words_split_across_lines(page)
+    assert layout["words"] > 100 and layout["split"] == [], f"words broken across lines: {layout['split']}"
     if screenshot is not None:
         screenshot.parent.mkdir(parents=True, exist_ok=True)
         panel.root.screenshot(path=str(screenshot))
