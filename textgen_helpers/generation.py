@@ -15,6 +15,7 @@ more than the book's does.
 
 from __future__ import annotations
 
+import functools
 import weakref
 from collections.abc import Iterator, Sequence
 
@@ -366,6 +367,7 @@ def _unpack(model: keras.Model):
     return input_layer, lstms, dense
 
 
+@functools.cache  # one probe a process: a new tf.function each time makes TensorFlow warn of retracing
 def _xla_available() -> bool:
     """XLA compiles the loop ~5x faster on CPUs; fall back to plain graph mode where it is missing."""
     try:
