@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from textgen_helpers.model import (
-    is_one_hot_layer,
     bits_to_nats,
     build_model,
     cudnn_blockers,
+    is_one_hot_layer,
     lstm_layers,
     lstm_param_count,
     model_framing,

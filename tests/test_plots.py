@@ -92,7 +92,7 @@ def test_small_multiples_draw_one_labelled_panel_per_temperature():
     probs = np.array([0.1, 0.6, 0.05, 0.25])
     axes = plot_next_char_panels(probs, vocab, [0, 0.5, 1.0, 1.5], top=3, seed_text="To be")
     assert len(axes) == 4 and len(axes[0].figure.axes) == 4  # the grid's spare cells are removed
-    for ax, temperature in zip(axes, [0, 0.5, 1.0, 1.5]):
+    for ax, temperature in zip(axes, [0, 0.5, 1.0, 1.5], strict=True):
         assert ax.get_xlabel() == "character" and ax.get_ylabel() == "probability"
         assert ax.get_title().startswith(f"T = {temperature:g}")
         assert [t.get_text() for t in ax.get_xticklabels()] == ["b", "d", "a"]  # the same order everywhere

@@ -31,18 +31,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .checks import check_scalar
 from .generation import FastGenerator, one_or_many
 from .model import (
     OneHot,
     format_layer_sizes,
     is_one_hot_layer,
-    one_hot_layer,
-    one_hot_size,
     lstm_layer_sizes,
     model_framing,
     model_vocab_size,
+    one_hot_layer,
+    one_hot_size,
 )
-from .checks import check_scalar
 from .runtime import import_tensorflow
 from .vocabulary import Vocabulary
 

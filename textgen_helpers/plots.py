@@ -219,7 +219,7 @@ def plot_next_char_panels(probs, vocab, temperatures: Sequence[float], *, top: i
     axes = grid.ravel()
     for ax in axes[len(temperatures):]:
         ax.remove()
-    for ax, temperature in zip(axes, temperatures):
+    for ax, temperature in zip(axes, temperatures, strict=False):
         sharpened = apply_temperature(probs, temperature)
         ax.bar(range(len(order)), sharpened[order], color="#2f6db5")
         ax.set_xticks(range(len(order)), [_visible(vocab.chars[i]) for i in order], family="monospace")
@@ -258,7 +258,7 @@ def plot_entropy_vs_temperature(probs, *, temperatures=None, marked: Sequence[fl
     if marked:
         points = [entropy_bits(apply_temperature(probs, t)) for t in marked]
         ax.plot(marked, points, "o", color="#c0392b", label="the book's temperatures")
-        for t, bits in zip(marked, points):
+        for t, bits in zip(marked, points, strict=True):
             below = bits > 0.5  # the curve rises to the right: a label below-right stays clear of it
             ax.annotate(f"T = {t:g}: {bits:.2f} bits", (t, bits), textcoords="offset points",
                         xytext=(6, -12 if below else 6), fontsize=8)
