@@ -109,6 +109,8 @@ def test_defaults_keep_every_lstm_eligible_for_cudnn():
     reasons = cudnn_blockers(slow)
     assert any("tanh" in r for r in reasons) and any("recurrent_dropout" in r for r in reasons)
     assert any("unroll" in r for r in reasons)
+    # Keras's own check accepts tf.tanh and keras.ops.tanh as tanh (and the same for sigmoid); so do we.
+    assert cudnn_blockers(keras.layers.LSTM(8, activation=tf.tanh, recurrent_activation=keras.ops.sigmoid)) == []
 
 
 def test_dropout_goes_in_separate_layers_and_an_embedding_can_replace_one_hot():

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from .checks import check_scalar, check_seed, seed_key
-from .model import is_one_hot_layer, model_framing
+from .model import is_one_hot_layer, is_sigmoid, is_tanh, model_framing
 from .runtime import import_tensorflow
 from .sampling import check_temperature, check_temperatures, sample
 from .vocabulary import Vocabulary
@@ -351,7 +351,7 @@ def _unpack(model: keras.Model):
         if (is_one_hot_layer(layer) or isinstance(layer, keras.layers.Embedding)) and input_layer is None and not lstms:
             input_layer = layer
         elif isinstance(layer, keras.layers.LSTM) and dense is None:
-            if layer.activation is not keras.activations.tanh or layer.recurrent_activation is not keras.activations.sigmoid:
+            if not is_tanh(layer.activation) or not is_sigmoid(layer.recurrent_activation):
                 raise ValueError(f"FastGenerator needs tanh/sigmoid LSTMs; layer {layer.name} differs. Use generate_reference().")
             lstms.append(layer)
         elif isinstance(layer, keras.layers.Dense) and dense is None and lstms:

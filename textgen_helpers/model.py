@@ -236,12 +236,21 @@ def lstm_param_count(input_dim: int, units: int) -> int:
     return 4 * units * (input_dim + units + 1)
 
 
+def is_tanh(function) -> bool:
+    """The functions Keras's cuDNN check accepts as tanh (``keras/src/backend/tensorflow/rnn.py``)."""
+    return function in (keras.activations.tanh, keras.ops.tanh, tf.tanh)
+
+
+def is_sigmoid(function) -> bool:
+    return function in (keras.activations.sigmoid, keras.ops.sigmoid, tf.sigmoid)
+
+
 def cudnn_blockers(layer: keras.layers.LSTM) -> list[str]:
     """Why Keras could not run ``layer`` with the cuDNN kernel on a GPU (empty: it can)."""
     reasons = []
-    if layer.activation is not keras.activations.tanh:
+    if not is_tanh(layer.activation):
         reasons.append(f"activation is {layer.activation.__name__}, cuDNN needs tanh")
-    if layer.recurrent_activation is not keras.activations.sigmoid:
+    if not is_sigmoid(layer.recurrent_activation):
         reasons.append(f"recurrent_activation is {layer.recurrent_activation.__name__}, cuDNN needs sigmoid")
     if layer.cell.recurrent_dropout:
         reasons.append("recurrent_dropout > 0")
