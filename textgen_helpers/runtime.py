@@ -10,6 +10,7 @@ while the libraries load. Nothing else is hidden: Python warnings and errors sti
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -29,6 +30,9 @@ def import_tensorflow():
     import keras
     import tensorflow as tf
 
+    logger = tf.get_logger()
+    if logger.getEffectiveLevel() < logging.WARNING:  # INFO lines ("Using MirroredStrategy with ...") are noise
+        logger.setLevel(logging.WARNING)
     return tf, keras
 
 
