@@ -77,25 +77,27 @@ def test_the_books_sequence_to_one_model_trains_too(text, vocab):
     assert run.history["val_loss"].iloc[0] < math.log(65) + 0.2
 
 
-class _StopMidEpoch(keras.callbacks.Callback):
-    """Stops training after two batches of the given epoch, as the time budget does."""
+class _InterruptAt(keras.callbacks.Callback):
+    """After batch ``batch`` of epoch ``epoch`` (0-based): ``"stop"`` as the time budget does, or ``"ctrl-c"``."""
 
-    def __init__(self, epoch):
+    def __init__(self, epoch, batch, how):
         super().__init__()
-        self.epoch = epoch
+        self.epoch, self.batch, self.how = epoch, batch, how
 
     def on_epoch_begin(self, epoch, logs=None):
         self.current = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.current == self.epoch and batch == 1:
+        if self.current == self.epoch and batch == self.batch:
+            if self.how == "ctrl-c":
+                raise KeyboardInterrupt
             self.model.stop_training = True
 
 
 def test_an_epoch_cut_short_is_marked_partial_and_not_checkpointed(text, vocab, tmp_path, capsys):
     checkpoints = tmp_path / "ckpt"
     run = train(build_model(len(vocab), "16"), vocab, text, epochs=3, checkpoint_dir=checkpoints,
-                callbacks=[_StopMidEpoch(1)], verbose=1, **QUICK)
+                callbacks=[_InterruptAt(1, 1, "stop")], verbose=1, **QUICK)
     assert "not checkpointed" in capsys.readouterr().out
     assert run.stopped_early and run.history["epoch"].tolist() == [1, 2]
     assert run.history["complete"].tolist() == [True, False]
@@ -138,27 +140,12 @@ def test_verbose_training_prints_one_line_per_epoch_and_the_samples(text, vocab,
     assert "T=0.25" in out
 
 
-class _StopAtEpoch(keras.callbacks.Callback):
-    """Simulates Ctrl-C in the middle of an epoch."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.current = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.current == self.epoch and batch == 2:
-            raise KeyboardInterrupt
-
-
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(text, vocab, tmp_path):
     checkpoints = tmp_path / "ckpt"
     set_seed(0)
     model = build_model(len(vocab), "16", optimizer="adam", learning_rate=3e-3)
     with pytest.raises(KeyboardInterrupt):
-        train(model, vocab, text, epochs=4, checkpoint_dir=checkpoints, callbacks=[_StopAtEpoch(2)], verbose=0, **QUICK)
+        train(model, vocab, text, epochs=4, checkpoint_dir=checkpoints, callbacks=[_InterruptAt(2, 2, "ctrl-c")], verbose=0, **QUICK)
     state = Checkpoint(checkpoints).load_state()
     assert state["epoch"] == 2 and [p.name for p in checkpoints.glob("*.keras")] == ["epoch_0002.keras"]
     saved = keras.saving.load_model(checkpoints / "epoch_0002.keras")
