@@ -224,6 +224,7 @@ def train(
     vocab.encode(seed_text)  # unknown characters in a given seed text fail now, not after epoch 1
     if initial_epoch >= epochs:
         return run
+
     def windows():
         return window_dataset(train_ids, config.sample_len, config.batch_size, framing=framing, vocab_size=len(vocab),
                               sample_step=config.sample_step, seed=config.seed,
