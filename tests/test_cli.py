@@ -62,6 +62,11 @@ def test_train_help_lists_the_original_flags(capsys):
     (["generate", "bundle", "--temperature", "nan"], "finite"),
     (["generate", "bundle", "--temperature", "warm"], "expected a number"),
     (["generate", "bundle", "--length", "-5"], "positive whole number"),
+    (["generate", "bundle", "--top-k", "0"], "top_k must be >= 1, got 0; pass a whole number such as 40"),
+    (["generate", "bundle", "--top-k", "2.5"], "top_k must be a whole number such as 40"),
+    (["generate", "bundle", "--top-p", "0"], "top_p must be > 0, got 0; pass a probability in (0, 1]"),
+    (["generate", "bundle", "--top-p", "1.5"], "top_p must be <= 1, got 1.5"),
+    (["generate", "bundle", "--top-p", "most"], "expected a number for the top_p"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_a_bad_argument_prints_one_line_and_exits_2(args, message, capsys):
@@ -233,6 +238,29 @@ def test_generate_streams_the_same_text_as_the_bundle(monkeypatch, capsys):
     written = [text for text in out.flushed if text]
     assert [len(text) for text in written[:5]] == [64, 128, 192, 256, 300]  # flushed as it was made
     assert capsys.readouterr().err == ""  # no progress bar when stderr is not a terminal
+
+
+@pytest.mark.parametrize("flags, kwargs", [
+    (["--top-k", "5"], dict(top_k=5)),
+    (["--top-p", "0.8"], dict(top_p=0.8)),
+    (["--top-k", "5", "--top-p", "0.8"], dict(top_k=5, top_p=0.8)),
+])
+def test_generate_passes_top_k_and_top_p_to_the_bundle(flags, kwargs, monkeypatch, capsys):
+    from textgen_helpers.bundle import load_bundle, shipped_bundle
+
+    path = shipped_bundle().path
+    bundle = load_bundle(path)
+    expected = bundle.generate(None, 150, 1.0, seed=7, **kwargs)
+    assert expected != bundle.generate(None, 150, 1.0, seed=7)  # the filter changes the text: the test can fail
+    assert main(["generate", str(path), "--length", "150", "--temperature", "1", "--seed", "7", *flags]) == 0
+    assert capsys.readouterr().out == expected + "\n"
+
+
+def test_generate_help_describes_top_k_and_top_p(capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--help"])
+    out = capsys.readouterr().out
+    assert "--top-k" in out and "--top-p" in out and "nucleus" in out
 
 
 def _fake_stream(pieces, *, then=None):

@@ -4,6 +4,7 @@ import pytest
 from textgen_helpers.generation import FastGenerator, generate, generate_reference
 from textgen_helpers.model import build_model
 from textgen_helpers.runtime import import_tensorflow, set_seed
+from textgen_helpers.sampling import filter_distribution
 from textgen_helpers.vocabulary import Vocabulary
 
 tf, keras = import_tensorflow()
@@ -150,6 +151,87 @@ def test_the_fast_generator_draws_from_softmax_of_logits_over_temperature(peaked
     distance = 0.5 * np.abs(observed - expected).sum()  # total variation
     assert distance < 0.03
     assert 0.5 * np.abs(observed - inverted).sum() > distance + 0.1  # an inverted temperature would be caught
+
+
+def _softmax(z):
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+@pytest.mark.parametrize("temperature, top_k, top_p", [(1.0, 3, None), (2.0, None, 0.6), (0.7, 4, 0.8), (1.5, 6, 0.9)])
+def test_the_fast_generator_draws_from_the_filtered_distribution(peaked, temperature, top_k, top_p):
+    model, vocab = peaked
+    seed_text = "abcab"
+    logits = model(vocab.encode(seed_text)[None], training=False).numpy()[0, -1].astype(np.float64)
+    expected = filter_distribution(_softmax(logits / temperature), top_k=top_k, top_p=top_p)
+    unfiltered = _softmax(logits / temperature)
+    rows = 8192  # every row draws its own noise: 8192 independent first characters in one call
+    first = [text[0] for text in FastGenerator(model, vocab)(seed_text, 1, [temperature] * rows, seed=11,
+                                                              top_k=top_k, top_p=top_p)]
+    observed = np.bincount(vocab.encode("".join(first)), minlength=len(vocab)) / rows
+    distance = 0.5 * np.abs(observed - expected).sum()  # total variation
+    assert distance < 0.03
+    assert observed[expected == 0].sum() == 0  # nothing outside the top-k / nucleus is ever drawn
+    assert 0.5 * np.abs(observed - unfiltered).sum() > distance + 0.05  # an ignored filter would be caught
+
+
+@pytest.mark.parametrize("jit_compile", [None, False])  # None: XLA where available
+def test_top_k_one_is_greedy_in_the_compiled_loop_at_any_temperature(seq2one, jit_compile):
+    model, vocab, _ = seq2one
+    fast = FastGenerator(model, vocab, jit_compile=jit_compile)
+    greedy = fast(SEED_TEXT, 70, 0.0)[0]
+    for seed in (0, 1, 2):
+        assert fast(SEED_TEXT, 70, [0.25, 1.0, 3.0], seed=seed, top_k=1) == [greedy] * 3
+        assert fast(SEED_TEXT, 70, [1.0, 3.0], seed=seed, top_p=1e-6) == [greedy] * 2
+    assert fast(SEED_TEXT, 70, [3.0], seed=0)[0] != greedy  # without the filter these rows do sample
+
+
+def test_temperature_zero_stays_greedy_whatever_the_filters(seq2one):
+    model, vocab, fast = seq2one
+    greedy = fast(SEED_TEXT, 70, 0.0)[0]
+    assert fast(SEED_TEXT, 70, [0.0, 1.0], seed=5, top_k=5, top_p=0.5)[0] == greedy
+    assert generate_reference(model, vocab, SEED_TEXT, 5, 1.0, rng=0, top_k=1) == greedy[:5]
+
+
+def test_filters_apply_to_generate_and_the_filtered_rows_are_reproducible(seq2seq):
+    model, vocab, _ = seq2seq
+    a = generate(model, vocab, SEED_TEXT, 120, [1.0, 1.0], seed=4, top_k=5, top_p=0.9)
+    assert a == generate(model, vocab, SEED_TEXT, 120, [1.0, 1.0], seed=4, top_k=5, top_p=0.9)
+    assert a != generate(model, vocab, SEED_TEXT, 120, [1.0, 1.0], seed=4)
+
+
+# Recorded from FastGenerator(shipped_bundle(), ...)("ROMEO:", 100, [0.5, 1.0], seed=3) before top_k / top_p
+# existed, with and without XLA: the unfiltered loop must keep writing exactly this (notebook outputs depend on it).
+BEFORE_FILTERS = {
+    True: ['\nI am so not to meet the man will not have makes thee in the country,\nThe last with my head of this ',
+           "\nFarewell! we prove beggor' I I do him person:\nBy your volume diggalling.\n\nROMEO:\nHow shall therefor"],
+    False: ['\nO draw of what I more than one more than your grace in his bed\nAnd his life, and her sense of seemi',
+            '\nI know take up those for your rices: and night: for this chance, I tell Nother,\nDid set yet queen, '],
+}
+
+
+@pytest.mark.parametrize("jit_compile", [None, False])  # None: XLA where available
+def test_without_filters_the_text_is_bit_identical_to_before_they_existed(jit_compile):
+    from textgen_helpers.bundle import shipped_bundle
+
+    bundle = shipped_bundle()
+    fast = FastGenerator(bundle.model, bundle.vocab, jit_compile=jit_compile)
+    expected = BEFORE_FILTERS[fast.jit_compile]
+    assert fast("ROMEO:", 100, [0.5, 1.0], seed=3) == expected
+    assert fast("ROMEO:", 100, [0.5, 1.0], seed=3, top_k=None, top_p=None) == expected
+    assert fast("ROMEO:", 100, [0.5, 1.0], seed=3, top_k=40) != expected  # the filtered loop is another loop
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(top_k=0), "top_k must be >= 1"),
+    (dict(top_k=1.5), "top_k must be an integer"),
+    (dict(top_p=0.0), "top_p must be > 0"),
+    (dict(top_p=2), "top_p must be <= 1"),
+])
+def test_bad_top_k_or_top_p_is_refused_by_the_generator(seq2one, kwargs, message):
+    _, _, fast = seq2one
+    with pytest.raises(ValueError, match=message):
+        fast(SEED_TEXT, 10, 1.0, **kwargs)
 
 
 def test_neither_generate_nor_evaluate_loss_keeps_a_deleted_model_alive(shakespeare):

@@ -1,4 +1,5 @@
 import math
+import re
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from textgen_helpers.sampling import (
     apply_temperature,
     check_temperature,
     check_temperatures,
+    filter_distribution,
     sample,
 )
 
@@ -100,3 +102,75 @@ def test_broken_distributions_are_refused():
         sample(probs=[0.5, math.nan], temperature=1.0)
     with pytest.raises(ValueError, match="empty"):
         sample(logits=[], temperature=1.0)
+
+
+NUCLEUS = np.array([0.5, 0.25, 0.15, 0.1])
+
+
+@pytest.mark.parametrize("top_p, kept", [(0.5, [0]), (0.7, [0, 1]), (0.75, [0, 1]), (0.76, [0, 1, 2]),
+                                         (0.9, [0, 1, 2]), (0.91, [0, 1, 2, 3]), (1.0, [0, 1, 2, 3])])
+def test_top_p_keeps_the_smallest_set_of_likeliest_characters_whose_mass_reaches_p(top_p, kept):
+    # By hand: cumulative mass 0.5, 0.75, 0.9, 1.0; 0.5 + 0.25 reaches 0.75, so 0.75 needs two characters.
+    out = filter_distribution(NUCLEUS[[2, 0, 3, 1]], top_p=top_p)  # shuffled: ranking is by probability, not id
+    expected = np.zeros(4)
+    expected[kept] = NUCLEUS[kept] / NUCLEUS[kept].sum()
+    np.testing.assert_allclose(out[[1, 3, 0, 2]], expected)
+
+
+def test_top_k_keeps_the_k_likeliest_and_breaks_ties_by_index():
+    np.testing.assert_allclose(filter_distribution(PROBS, top_k=2), [0, 0.6 / 0.85, 0, 0.25 / 0.85])
+    np.testing.assert_array_equal(filter_distribution(PROBS, top_k=1), [0, 1, 0, 0])
+    np.testing.assert_allclose(filter_distribution(PROBS, top_k=10), PROBS)  # more than V keeps them all
+    np.testing.assert_array_equal(filter_distribution([0.2, 0.4, 0.4], top_k=1), [0, 1, 0])  # the lower id wins a tie
+    np.testing.assert_array_equal(filter_distribution([0.3, 0.2, 0.3, 0.2], top_k=3) > 0, [True, True, True, False])
+
+
+def test_top_p_is_measured_after_top_k_renormalises():
+    # top_k=2 leaves [0.6, 0.25] -> [0.706, 0.294]; the first alone reaches 0.7, so top_p=0.7 keeps one.
+    np.testing.assert_array_equal(filter_distribution(PROBS, top_k=2, top_p=0.7), [0, 1, 0, 0])
+    np.testing.assert_array_equal(filter_distribution(PROBS, top_p=0.7) > 0, [False, True, False, True])
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 5.0, 100.0])
+def test_top_k_one_is_greedy_at_any_temperature(temperature):
+    logits = np.random.default_rng(0).normal(0, 2, 30)
+    for seed in range(10):
+        assert sample(logits=logits, temperature=temperature, rng=seed, top_k=1) == np.argmax(logits)
+        assert sample(logits=logits, temperature=temperature, rng=seed, top_p=1e-9) == np.argmax(logits)
+
+
+def test_temperature_zero_stays_greedy_with_filters():
+    assert sample(probs=PROBS, temperature=0, top_k=3, top_p=0.2) == 1
+
+
+def test_filtered_draws_follow_the_filtered_tempered_distribution():
+    rng = np.random.default_rng(3)
+    expected = filter_distribution(apply_temperature(PROBS, 2.0), top_k=3, top_p=0.85)
+    assert np.count_nonzero(expected) == 3  # the check below would miss a filter that did nothing
+    draws = np.bincount([sample(probs=PROBS, temperature=2.0, rng=rng, top_k=3, top_p=0.85) for _ in range(20_000)],
+                        minlength=4) / 20_000
+    np.testing.assert_allclose(draws, expected, atol=0.015)
+
+
+def test_no_filter_gives_the_same_draws_as_before():
+    # None for both is plain temperature sampling, draw for draw, and so is the filter that keeps everything.
+    for seed in range(20):
+        plain = sample(probs=PROBS, temperature=0.7, rng=seed)
+        assert sample(probs=PROBS, temperature=0.7, rng=seed, top_k=None, top_p=None) == plain
+        assert sample(probs=PROBS, temperature=0.7, rng=seed, top_k=4, top_p=1.0) == plain
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(top_k=0), "top_k must be >= 1, got 0; pass a whole number such as 40"),
+    (dict(top_k=2.0), "top_k must be an integer, got 2.0"),
+    (dict(top_k=True), "top_k must be an integer"),
+    (dict(top_p=0), "top_p must be > 0, got 0; pass a probability in (0, 1]"),
+    (dict(top_p=1.01), "top_p must be <= 1, got 1.01"),
+    (dict(top_p=float("nan")), "top_p must be a finite number"),
+    (dict(top_p="0.9"), "top_p must be a number"),
+])
+def test_bad_top_k_or_top_p_is_refused_saying_what_to_pass(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        sample(probs=PROBS, temperature=1.0, **kwargs)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        filter_distribution(PROBS, **kwargs)

@@ -97,13 +97,16 @@ class Bundle:
         return self._generator
 
     def generate(self, seed_text: str | None = None, length: int = 200, temperature=0.5, *,
-                 seed: int = 0, unknown: str = "error") -> str | list[str]:
+                 seed: int = 0, unknown: str = "error", top_k: int | None = None,
+                 top_p: float | None = None) -> str | list[str]:
         """Continue ``seed_text`` (default: :attr:`default_seed_text`) by ``length`` characters.
 
         One temperature gives a string; a list of temperatures gives a list, one text each.
+        ``top_k``/``top_p`` filter every draw (see :func:`~textgen_helpers.sampling.sample`).
         """
         seed_text = self.default_seed_text if seed_text is None else seed_text
-        texts = self.generator(seed_text, length, temperature, seed=seed, window=self.sample_len, unknown=unknown)
+        texts = self.generator(seed_text, length, temperature, seed=seed, window=self.sample_len, unknown=unknown,
+                               top_k=top_k, top_p=top_p)
         return one_or_many(temperature, texts)
 
 

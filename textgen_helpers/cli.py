@@ -6,6 +6,10 @@ flags work too) and calls the same functions the notebooks call::
     textgen corpora
     textgen train shakespeare --lstm-layer-size 128,128 --epochs 120 --save-path models/shakespeare
     textgen generate models/shakespeare --length 200 --temperature 0.5
+    textgen generate models/shakespeare --temperature 1 --top-k 10 --top-p 0.9
+
+``--top-k K`` keeps the K likeliest characters at each step and ``--top-p P`` the fewest likeliest
+whose probability reaches P (nucleus sampling), both after the temperature (see ``sampling.py``).
 
 Flags are spelled in full (``--epoch`` is not ``--epochs``). A bad argument prints one line on
 stderr and exits with status 2; a problem found while running (a missing corpus, a damaged bundle)
@@ -151,6 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--temperature", type=_temperature, default=0.5, help="0 is greedy; 1 samples the model as it is")
     gen.add_argument("--temperatures", type=_temperatures, default=None,
                      help="several temperatures at once, comma-separated (overrides --temperature)")
+    gen.add_argument("--top-k", dest="top_k", type=_top_k, default=None,
+                     help="keep only the K likeliest characters at each step, after the temperature (1 is greedy)")
+    gen.add_argument("--top-p", dest="top_p", type=_top_p, default=None,
+                     help="nucleus sampling: keep the fewest likeliest characters whose probability reaches P, in (0, 1]")
     gen.add_argument("--seed-text", dest="seed_text", default=None, help="text to continue (default: the bundle's seed text)")
     gen.add_argument("--seed", type=_seed, default=0,
                      help="random seed, 0 to 2**64-1: the same seed gives the same text")
@@ -262,7 +270,8 @@ def _generate(args) -> int:
     progress = tqdm(total=args.length, unit="char", unit_scale=True, file=sys.stderr, disable=not show_progress)
     try:
         for pieces in bundle.generator.stream(seed_text, args.length, temperatures, seed=args.seed,
-                                              window=bundle.sample_len, unknown=args.unknown):
+                                              window=bundle.sample_len, unknown=args.unknown,
+                                              top_k=args.top_k, top_p=args.top_p):
             if stream_out:
                 sys.stdout.write(pieces[0])
             for row, piece in zip(rows, pieces, strict=True):
@@ -311,6 +320,28 @@ def _temperatures(value: str) -> list[float]:
 
     try:
         return check_temperatures(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _top_k(value: str) -> int:
+    from .sampling import check_top_k
+
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"top_k must be a whole number such as 40 (1 is greedy), got {value!r}") from None
+    try:
+        return check_top_k(number)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _top_p(value: str) -> float:
+    from .sampling import check_top_p
+
+    try:
+        return check_top_p(_number(value, "top_p"))
     except ValueError as err:
         raise argparse.ArgumentTypeError(str(err)) from None
 

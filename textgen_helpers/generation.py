@@ -11,6 +11,11 @@ and every temperature a row of one batch. Feeding the state forward is the same 
 whole text so far, so the two generators agree exactly while the text fits in the window
 (test_generation checks it at temperature 0); beyond the window the fast generator remembers
 more than the book's does.
+
+Both take ``top_k`` and ``top_p`` (see :func:`~textgen_helpers.sampling.filter_distribution`): the
+fast generator masks the tempered logits outside the top-k / nucleus before its Gumbel-max draw.
+Without them it runs a loop with no filtering in it, so its text is exactly what it was before
+these filters existed.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import numpy as np
 from .checks import check_scalar, check_seed, seed_key
 from .model import is_one_hot_layer, is_sigmoid, is_tanh, model_framing
 from .runtime import import_tensorflow
-from .sampling import check_temperature, check_temperatures, sample
+from .sampling import check_temperature, check_temperatures, check_top_k, check_top_p, sample
 from .vocabulary import Vocabulary
 
 tf, keras = import_tensorflow()
@@ -43,12 +48,16 @@ def generate_reference(
     window: int | None = None,
     rng: np.random.Generator | int | None = None,
     unknown: str = "error",
+    top_k: int | None = None,
+    top_p: float | None = None,
 ) -> str:
     """The book's generator: ``model.predict`` on the last ``window`` characters, once per new character.
 
     ``window=None`` feeds the whole text so far. Returns only the generated characters.
+    ``top_k``/``top_p`` filter each draw as :func:`~textgen_helpers.sampling.sample` does.
     """
     temperature = check_temperature(temperature)
+    top_k, top_p = check_top_k(top_k), check_top_p(top_p)
     length = _check_length(length)
     ids = list(_seed_ids(vocab, seed_text, window, unknown))
     framing = model_framing(model)
@@ -59,10 +68,10 @@ def generate_reference(
         if framing == "seq2one":
             current = np.eye(len(vocab), dtype=np.float32)[current]  # one-hot [1, T, V]
             probs = model.predict(current, verbose=0)[0]  # softmax [V]
-            next_id = sample(probs=probs, temperature=temperature, rng=rng)
+            next_id = sample(probs=probs, temperature=temperature, rng=rng, top_k=top_k, top_p=top_p)
         else:
             logits = model.predict(current, verbose=0)[0, -1]  # logits [V]
-            next_id = sample(logits=logits, temperature=temperature, rng=rng)
+            next_id = sample(logits=logits, temperature=temperature, rng=rng, top_k=top_k, top_p=top_p)
         ids.append(next_id)
         out.append(next_id)
     return vocab.decode(out)
@@ -108,6 +117,12 @@ class FastGenerator:
             tf.TensorSpec([self.chunk], tf.int32), tf.TensorSpec([], tf.int32), logits_spec, state_spec)
         self._sample_chunk = tf.function(self._sample_chunk_py, **compiled).get_concrete_function(
             logits_spec, state_spec, tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int64))
+        # The filtered loop (top_k / top_p) is a separate function, traced on first use only, so
+        # the unfiltered loop above stays exactly as it was and its text bit-for-bit the same.
+        self._filtered_sample_chunk = tf.function(
+            self._filtered_sample_chunk_py, input_signature=[
+                logits_spec, state_spec, tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int64),
+                tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)], **compiled)
         chunk_spec = tf.TensorSpec([None, SCORE_CHUNK], tf.int32)
         self._score_chunk = tf.function(  # traced on first use only
             self._score_chunk_py, input_signature=[chunk_spec, chunk_spec, tf.TensorSpec([None, SCORE_CHUNK], tf.float32),
@@ -129,13 +144,18 @@ class FastGenerator:
         seed: int = 0,
         window: int | None = None,
         unknown: str = "error",
+        top_k: int | None = None,
+        top_p: float | None = None,
     ) -> list[str]:
         """Generate ``length`` characters after ``seed_text`` at each temperature: one string per temperature.
 
         ``window`` keeps only the seed's last ``window`` characters (the model's ``sample_len``);
-        None primes the state on the whole seed.
+        None primes the state on the whole seed. ``top_k``/``top_p`` (one value for every row)
+        filter each draw after the temperature, as :func:`~textgen_helpers.sampling.sample` does;
+        temperature 0 stays greedy whatever they are.
         """
-        pieces = list(self.stream(seed_text, length, temperatures, seed=seed, window=window, unknown=unknown))
+        pieces = list(self.stream(seed_text, length, temperatures, seed=seed, window=window, unknown=unknown,
+                                  top_k=top_k, top_p=top_p))
         return ["".join(row) for row in zip(*pieces, strict=True)] if pieces else []
 
     def stream(
@@ -147,6 +167,8 @@ class FastGenerator:
         seed: int = 0,
         window: int | None = None,
         unknown: str = "error",
+        top_k: int | None = None,
+        top_p: float | None = None,
     ) -> Iterator[list[str]]:
         """Like calling the generator, but yield the text as it is made: one list (a string per
         temperature) for every ``chunk`` characters, so a long run can be shown, saved or stopped
@@ -155,6 +177,7 @@ class FastGenerator:
         temps = check_temperatures(temperatures)
         length = _check_length(length)
         seed = check_seed(seed)
+        top_k, top_p = check_top_k(top_k), check_top_p(top_p)
         ids = _seed_ids(self.vocab, seed_text, window, unknown)
         rows = len(temps)
         batch = 1 << (rows - 1).bit_length()  # pad to 1, 2, 4, 8...: one compiled shape per size
@@ -170,9 +193,15 @@ class FastGenerator:
         logits, state = tf.tile(logits, [batch, 1]), tf.tile(state, [batch, 1])
         temp_tensor = tf.constant(temps + [0.0] * (batch - rows), tf.float32)
         key0 = seed_key(seed)  # every bit of the 64-bit seed, folded into the 32 bits the kernels read
+        if top_k is None and top_p is None:
+            sample_chunk = self._sample_chunk
+        else:  # "off" is k = V (keep all) and p = 1 (keep all)
+            k_tensor = tf.constant(min(top_k or self.vocab_size, self.vocab_size), tf.int32)
+            p_tensor = tf.constant(1.0 if top_p is None else top_p, tf.float32)
+            sample_chunk = functools.partial(self._filtered_sample_chunk, top_k=k_tensor, top_p=p_tensor)
         for k in range(-(-length // self.chunk)):
             key = tf.constant([key0, k * self.chunk], tf.int64)
-            chars, logits, state = self._sample_chunk(logits, state, temp_tensor, key)
+            chars, logits, state = sample_chunk(logits, state, temp_tensor, key)
             ids_out = chars.numpy()[:min(self.chunk, length - k * self.chunk), :rows]  # [chunk, rows]
             yield [self.vocab.decode(ids_out[:, r]) for r in range(rows)]
 
@@ -271,6 +300,34 @@ class FastGenerator:
         _, logits, state, out = tf.while_loop(lambda t, *_: t < self.chunk, body, (tf.constant(0), logits, state, out))
         return out.stack(), logits, state
 
+    def _filtered_sample_chunk_py(self, logits, state, temperatures, key, top_k, top_p):
+        """:meth:`_sample_chunk_py` with top-k / top-p: the draw is made among the characters sorted
+        likeliest first, with those outside the filter masked to -inf, then mapped back to ids."""
+        weights = self._weights()
+        scale = (1.0 / tf.where(temperatures > 0, temperatures, 1.0))[:, None]
+        noise_on = tf.cast(temperatures > 0, tf.float32)[:, None]
+        rank = tf.range(self.vocab_size)[None, :]
+        out = tf.TensorArray(tf.int32, size=self.chunk)
+
+        def body(t, logits, state, out):
+            uniform = tf.random.stateless_uniform(tf.shape(logits), seed=tf.stack([key[0], key[1] + tf.cast(t, tf.int64)]),
+                                                  minval=1e-12, maxval=1.0)
+            gumbel = -tf.math.log(-tf.math.log(uniform))
+            # Sorted likeliest first; top_k is stable, so ties keep index order (as filter_distribution does).
+            ranked, order = tf.math.top_k(logits * scale, k=self.vocab_size)
+            ranked = tf.where(rank < top_k, ranked, -np.inf)
+            before = tf.math.cumsum(tf.nn.softmax(ranked, axis=1), axis=1, exclusive=True)  # mass ranked before
+            ranked = tf.where((before < top_p) | (top_p >= 1.0), ranked, -np.inf)  # position 0 always stays
+            # Gumbel noise is independent per position, so adding it in sorted order draws the same way.
+            # At T = 0 there is no noise: position 0, the argmax (lowest id among ties, as tf.argmax).
+            picked = tf.argmax(ranked + gumbel * noise_on, axis=1, output_type=tf.int32)
+            tokens = tf.gather(order, picked[:, None], batch_dims=1)[:, 0]
+            out = out.write(t, tokens)
+            logits, state = self._step(weights, tokens, state)
+            return t + 1, logits, state, out
+
+        _, logits, state, out = tf.while_loop(lambda t, *_: t < self.chunk, body, (tf.constant(0), logits, state, out))
+        return out.stack(), logits, state
 
     def _score_chunk_py(self, x, y, w, state):
         weights = self._weights()
@@ -297,13 +354,17 @@ def generate(
     seed: int = 0,
     window: int | None = None,
     unknown: str = "error",
+    top_k: int | None = None,
+    top_p: float | None = None,
 ) -> str | list[str]:
     """Generate with a cached :class:`FastGenerator`: a string for one temperature, a list for several.
 
-    The cache is keyed weakly by the model, and the generator holds the model weakly too, so a model
-    the user deletes is freed with its generator.
+    ``top_k``/``top_p`` filter every draw (see :meth:`FastGenerator.__call__`). The cache is keyed
+    weakly by the model, and the generator holds the model weakly too, so a model the user deletes
+    is freed with its generator.
     """
-    texts = _cached_generator(model, vocab)(seed_text, length, temperature, seed=seed, window=window, unknown=unknown)
+    texts = _cached_generator(model, vocab)(seed_text, length, temperature, seed=seed, window=window, unknown=unknown,
+                                            top_k=top_k, top_p=top_p)
     return one_or_many(temperature, texts)
 
 
