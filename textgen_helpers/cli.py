@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import os
 import shlex
 import sys
@@ -297,66 +298,32 @@ def _generate(args) -> int:
 
 # --- argument types: each raises ArgumentTypeError with what was wrong ---------------------------
 
-def _layer_sizes(value: str) -> list[int]:
-    from .model import parse_layer_sizes
+def _checked(check: str, parse=None, expected: str = ""):
+    """An argparse type: ``parse`` the string (if given), then call the package's ``check``
+    (``"module.function"``, imported on first use so ``--help`` does not wait for TensorFlow); a
+    ValueError from either becomes argparse's one-line usage error."""
+    module, name = check.rsplit(".", 1)
 
-    try:
-        return parse_layer_sizes(value)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+    def convert(value: str):
+        if parse is not None:
+            try:
+                value = parse(value)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{expected}, got {value!r}") from None
+        try:
+            return getattr(importlib.import_module(f"textgen_helpers.{module}"), name)(value)
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
 
-
-def _temperature(value: str) -> float:
-    from .sampling import check_temperature
-
-    try:
-        return check_temperature(_number(value, "temperature"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _temperatures(value: str) -> list[float]:
-    from .sampling import check_temperatures
-
-    try:
-        return check_temperatures(value)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+    return convert
 
 
-def _top_k(value: str) -> int:
-    from .sampling import check_top_k
-
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"top_k must be a whole number such as 40 (1 is greedy), got {value!r}") from None
-    try:
-        return check_top_k(number)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _top_p(value: str) -> float:
-    from .sampling import check_top_p
-
-    try:
-        return check_top_p(_number(value, "top_p"))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _seed(value: str) -> int:
-    from .checks import check_seed
-
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed must be a whole number such as 0 or 42, got {value!r}") from None
-    try:
-        return check_seed(number)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+_layer_sizes = _checked("model.parse_layer_sizes")
+_temperature = _checked("sampling.check_temperature", float, "expected a number for the temperature")
+_temperatures = _checked("sampling.check_temperatures")
+_top_k = _checked("sampling.check_top_k", int, "top_k must be a whole number such as 40 (1 is greedy)")
+_top_p = _checked("sampling.check_top_p", float, "expected a number for the top_p")
+_seed = _checked("checks.check_seed", int, "seed must be a whole number such as 0 or 42")
 
 
 def _positive_int(value: str) -> int:
