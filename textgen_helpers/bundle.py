@@ -44,6 +44,7 @@ from .model import (
     one_hot_size,
 )
 from .runtime import import_tensorflow
+from .training import _records
 from .vocabulary import Vocabulary
 
 tf, keras = import_tensorflow()
@@ -324,7 +325,3 @@ def _embedding_dim(model: keras.Model) -> int | None:
 def _dropout(model: keras.Model) -> float:
     rates = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
     return float(rates[0]) if rates else 0.0
-
-
-def _records(history: pd.DataFrame) -> list[dict]:
-    return json.loads(history.to_json(orient="records"))

@@ -452,7 +452,7 @@ class _EpochReporter(keras.callbacks.Callback):
                "learning_rate": _learning_rate(run.model), "train_seconds": train_seconds,
                "seconds": time.perf_counter() - self._epoch_start, "chars": predicted,
                "chars_per_second": predicted / train_seconds if train_seconds > 0 else math.nan}
-        run.history = pd.DataFrame([*_records(run.history), row], columns=HISTORY_COLUMNS)
+        run.history = pd.DataFrame([*run.history.to_dict(orient="records"), row], columns=HISTORY_COLUMNS)
         if samples:
             new = pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
             run.samples = new if run.samples.empty else pd.concat([run.samples, new], ignore_index=True)
@@ -575,8 +575,8 @@ def _pad_batch(x, y, w, batch_size):
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as plain Python values (NaN as None), ready for JSON."""
-    return json.loads(frame.to_json(orient="records"))
+    """Rows as plain Python values (NaN as None, floats to 15 digits), ready for JSON."""
+    return json.loads(frame.to_json(orient="records", double_precision=15))
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
