@@ -73,11 +73,8 @@ def test_checksum_mismatch_is_refused_and_nothing_is_saved(cache_dir, tmp_path, 
     assert not any(cache_dir.iterdir())
 
 
-def test_a_damaged_mirror_copy_warns_and_the_public_url_is_used(cache_dir, mirror, tmp_path, monkeypatch):
-    bad_mirror = tmp_path / "mirror"
-    bad_mirror.mkdir()
-    (bad_mirror / "alice_in_wonderland.txt").write_text("truncated")
-    payload = (mirror / "alice_in_wonderland.txt").read_bytes()
+def _serve(monkeypatch, payload: bytes) -> list[str]:
+    """Every URL fetch returns ``payload``; the returned list records the URLs asked for."""
     asked = []
 
     def fake_urlopen(request, timeout):
@@ -85,6 +82,15 @@ def test_a_damaged_mirror_copy_warns_and_the_public_url_is_used(cache_dir, mirro
         return io.BytesIO(payload)
 
     monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
+    return asked
+
+
+def test_a_damaged_mirror_copy_warns_and_the_public_url_is_used(cache_dir, mirror, tmp_path, monkeypatch):
+    bad_mirror = tmp_path / "mirror"
+    bad_mirror.mkdir()
+    (bad_mirror / "alice_in_wonderland.txt").write_text("truncated")
+    payload = (mirror / "alice_in_wonderland.txt").read_bytes()
+    asked = _serve(monkeypatch, payload)
     with pytest.warns(UserWarning) as caught:
         corpus = load_corpus("alice", mirror=str(bad_mirror), progress=False)
     assert corpus.text.startswith("ALICE'S ADVENTURES")
@@ -97,13 +103,7 @@ def test_a_damaged_mirror_copy_warns_and_the_public_url_is_used(cache_dir, mirro
 
 def test_download_streams_into_the_cache_and_verifies(cache_dir, mirror, monkeypatch):
     payload = (mirror / "alice_in_wonderland.txt").read_bytes()
-    asked = []
-
-    def fake_urlopen(request, timeout):
-        asked.append(request.full_url)
-        return io.BytesIO(payload)
-
-    monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
+    asked = _serve(monkeypatch, payload)
     corpus = load_corpus("alice", progress=False)
     assert asked == [registry()["alice"].url]
     assert corpus.text.startswith("ALICE'S ADVENTURES IN WONDERLAND")
@@ -111,13 +111,7 @@ def test_download_streams_into_the_cache_and_verifies(cache_dir, mirror, monkeyp
 
 def test_a_url_mirror_is_tried_before_the_public_url(cache_dir, mirror, monkeypatch):
     payload = (mirror / "alice_in_wonderland.txt").read_bytes()
-    asked = []
-
-    def fake_urlopen(request, timeout):
-        asked.append(request.full_url)
-        return io.BytesIO(payload)
-
-    monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
+    asked = _serve(monkeypatch, payload)
     load_corpus("alice", mirror="https://mirror.example/corpora/", progress=False)
     assert asked == ["https://mirror.example/corpora/alice_in_wonderland.txt"]
 
