@@ -219,7 +219,43 @@ def test_without_filters_the_text_is_bit_identical_to_before_they_existed(jit_co
     expected = BEFORE_FILTERS[fast.jit_compile]
     assert fast("ROMEO:", 100, [0.5, 1.0], seed=3) == expected
     assert fast("ROMEO:", 100, [0.5, 1.0], seed=3, top_k=None, top_p=None) == expected
-    assert fast("ROMEO:", 100, [0.5, 1.0], seed=3, top_k=40) != expected  # the filtered loop is another loop
+    # The filtered loop adds the same noise to the same characters: a filter that keeps everything changes nothing.
+    assert fast("ROMEO:", 100, [0.5, 1.0], seed=3, top_k=len(bundle.vocab), top_p=1.0) == expected
+    assert fast("ROMEO:", 100, [0.5, 1.0], seed=3, top_k=3) != expected
+
+
+def test_strategies_are_compared_in_one_call_with_a_filter_per_row(seq2seq):
+    model, vocab, _ = seq2seq
+    fast = FastGenerator(model, vocab)
+    plain = fast(SEED_TEXT, 120, [1.0, 1.5], seed=9)
+    mixed = fast(SEED_TEXT, 120, [1.0, 1.5, 1.5, 1.5], seed=9, top_k=[None, None, 2, None], top_p=[None, None, None, 0.3])
+    assert mixed[:2] == plain  # unfiltered rows write what they write without the others
+    assert mixed[2] == fast(SEED_TEXT, 120, [1.0, 1.5, 1.5], seed=9, top_k=2)[2]  # row r's text is row r's own
+    assert mixed[3] == fast(SEED_TEXT, 120, [1.0, 1.5, 1.5, 1.5], seed=9, top_p=0.3)[3]
+    assert len(set(mixed[1:])) == 3  # and the filters really change what is drawn
+
+
+def test_a_filter_changes_a_draw_only_where_the_unfiltered_draw_falls_outside_it(peaked):
+    model, vocab = peaked
+    seed_text = "abcab"
+    logits = model(vocab.encode(seed_text)[None], training=False).numpy()[0, -1].astype(np.float64)
+    kept = set(np.argsort(-logits, kind="stable")[:2])
+    rows = 512
+    fast = FastGenerator(model, vocab)
+    plain = [text[0] for text in fast(seed_text, 1, [2.0] * rows, seed=5)]
+    filtered = [text[0] for text in fast(seed_text, 1, [2.0] * rows, seed=5, top_k=2)]
+    inside = [vocab.encode(a)[0] in kept for a in plain]
+    assert 0 < sum(inside) < rows  # the test sees draws on both sides of the filter
+    assert all(a == b for a, b, i in zip(plain, filtered, inside, strict=True) if i)
+    assert all(vocab.encode(b)[0] in kept for b in filtered)
+
+
+def test_a_list_of_filters_must_have_one_entry_per_row(seq2one):
+    _, _, fast = seq2one
+    with pytest.raises(ValueError, match="top_k lists 3 values for 2 rows"):
+        fast(SEED_TEXT, 10, [1.0, 0.5], top_k=[1, 2, 3])
+    with pytest.raises(ValueError, match="top_p must be <= 1"):
+        fast(SEED_TEXT, 10, [1.0, 0.5], top_p=[0.5, 1.5])
 
 
 @pytest.mark.parametrize("kwargs, message", [

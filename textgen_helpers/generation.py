@@ -122,7 +122,7 @@ class FastGenerator:
         self._filtered_sample_chunk = tf.function(
             self._filtered_sample_chunk_py, input_signature=[
                 logits_spec, state_spec, tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int64),
-                tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)], **compiled)
+                tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.float32)], **compiled)
         chunk_spec = tf.TensorSpec([None, SCORE_CHUNK], tf.int32)
         self._score_chunk = tf.function(  # traced on first use only
             self._score_chunk_py, input_signature=[chunk_spec, chunk_spec, tf.TensorSpec([None, SCORE_CHUNK], tf.float32),
@@ -144,15 +144,16 @@ class FastGenerator:
         seed: int = 0,
         window: int | None = None,
         unknown: str = "error",
-        top_k: int | None = None,
-        top_p: float | None = None,
+        top_k: int | Sequence[int | None] | None = None,
+        top_p: float | Sequence[float | None] | None = None,
     ) -> list[str]:
         """Generate ``length`` characters after ``seed_text`` at each temperature: one string per temperature.
 
         ``window`` keeps only the seed's last ``window`` characters (the model's ``sample_len``);
-        None primes the state on the whole seed. ``top_k``/``top_p`` (one value for every row)
-        filter each draw after the temperature, as :func:`~textgen_helpers.sampling.sample` does;
-        temperature 0 stays greedy whatever they are.
+        None primes the state on the whole seed. ``top_k``/``top_p`` filter each draw after the
+        temperature, as :func:`~textgen_helpers.sampling.sample` does: one value for every row, or a
+        list with one per row (None: no filter for that row), so several sampling strategies are
+        compared in one call. Temperature 0 stays greedy whatever they are.
         """
         pieces = list(self.stream(seed_text, length, temperatures, seed=seed, window=window, unknown=unknown,
                                   top_k=top_k, top_p=top_p))
@@ -167,8 +168,8 @@ class FastGenerator:
         seed: int = 0,
         window: int | None = None,
         unknown: str = "error",
-        top_k: int | None = None,
-        top_p: float | None = None,
+        top_k: int | Sequence[int | None] | None = None,
+        top_p: float | Sequence[float | None] | None = None,
     ) -> Iterator[list[str]]:
         """Like calling the generator, but yield the text as it is made: one list (a string per
         temperature) for every ``chunk`` characters, so a long run can be shown, saved or stopped
@@ -177,9 +178,9 @@ class FastGenerator:
         temps = check_temperatures(temperatures)
         length = _check_length(length)
         seed = check_seed(seed)
-        top_k, top_p = check_top_k(top_k), check_top_p(top_p)
-        ids = _seed_ids(self.vocab, seed_text, window, unknown)
         rows = len(temps)
+        top_ks, top_ps = _per_row(top_k, rows, check_top_k, "top_k"), _per_row(top_p, rows, check_top_p, "top_p")
+        ids = _seed_ids(self.vocab, seed_text, window, unknown)
         batch = 1 << (rows - 1).bit_length()  # pad to 1, 2, 4, 8...: one compiled shape per size
         if self.vocab is None:
             raise ValueError("this FastGenerator was made without a vocabulary (for scoring only); pass the vocabulary to generate")
@@ -193,11 +194,13 @@ class FastGenerator:
         logits, state = tf.tile(logits, [batch, 1]), tf.tile(state, [batch, 1])
         temp_tensor = tf.constant(temps + [0.0] * (batch - rows), tf.float32)
         key0 = seed_key(seed)  # every bit of the 64-bit seed, folded into the 32 bits the kernels read
-        if top_k is None and top_p is None:
+        if all(k is None for k in top_ks) and all(p is None for p in top_ps):
             sample_chunk = self._sample_chunk
-        else:  # "off" is k = V (keep all) and p = 1 (keep all)
-            k_tensor = tf.constant(min(top_k or self.vocab_size, self.vocab_size), tf.int32)
-            p_tensor = tf.constant(1.0 if top_p is None else top_p, tf.float32)
+        else:  # "off" is k = V (keep all) and p = 1 (keep all); padding rows are off
+            pad = batch - rows
+            k_tensor = tf.constant([min(k or self.vocab_size, self.vocab_size) for k in top_ks] + [self.vocab_size] * pad,
+                                   tf.int32)
+            p_tensor = tf.constant([1.0 if p is None else p for p in top_ps] + [1.0] * pad, tf.float32)
             sample_chunk = functools.partial(self._filtered_sample_chunk, top_k=k_tensor, top_p=p_tensor)
         for k in range(-(-length // self.chunk)):
             key = tf.constant([key0, k * self.chunk], tf.int64)
@@ -301,8 +304,13 @@ class FastGenerator:
         return out.stack(), logits, state
 
     def _filtered_sample_chunk_py(self, logits, state, temperatures, key, top_k, top_p):
-        """:meth:`_sample_chunk_py` with top-k / top-p: the draw is made among the characters sorted
-        likeliest first, with those outside the filter masked to -inf, then mapped back to ids."""
+        """:meth:`_sample_chunk_py` with top-k / top-p per row (``top_k [B]``, ``top_p [B]``).
+
+        The filter is worked out among the characters sorted likeliest first, then mapped back to
+        ids, and the draw adds the same noise to the same ids as the unfiltered loop: a row with no
+        filter writes exactly what the unfiltered loop writes, and a filtered row differs only where
+        the unfiltered draw fell outside what the filter keeps.
+        """
         weights = self._weights()
         scale = (1.0 / tf.where(temperatures > 0, temperatures, 1.0))[:, None]
         noise_on = tf.cast(temperatures > 0, tf.float32)[:, None]
@@ -313,15 +321,15 @@ class FastGenerator:
             uniform = tf.random.stateless_uniform(tf.shape(logits), seed=tf.stack([key[0], key[1] + tf.cast(t, tf.int64)]),
                                                   minval=1e-12, maxval=1.0)
             gumbel = -tf.math.log(-tf.math.log(uniform))
+            scaled = logits * scale
             # Sorted likeliest first; top_k is stable, so ties keep index order (as filter_distribution does).
-            ranked, order = tf.math.top_k(logits * scale, k=self.vocab_size)
-            ranked = tf.where(rank < top_k, ranked, -np.inf)
-            before = tf.math.cumsum(tf.nn.softmax(ranked, axis=1), axis=1, exclusive=True)  # mass ranked before
-            ranked = tf.where((before < top_p) | (top_p >= 1.0), ranked, -np.inf)  # position 0 always stays
-            # Gumbel noise is independent per position, so adding it in sorted order draws the same way.
-            # At T = 0 there is no noise: position 0, the argmax (lowest id among ties, as tf.argmax).
-            picked = tf.argmax(ranked + gumbel * noise_on, axis=1, output_type=tf.int32)
-            tokens = tf.gather(order, picked[:, None], batch_dims=1)[:, 0]
+            ranked, order = tf.math.top_k(scaled, k=self.vocab_size)
+            keep = rank < top_k[:, None]
+            before = tf.math.cumsum(tf.nn.softmax(tf.where(keep, ranked, -np.inf), axis=1), axis=1, exclusive=True)
+            keep &= (before < top_p[:, None]) | (top_p[:, None] >= 1.0)  # position 0 always stays
+            keep_ids = tf.gather(keep, tf.argsort(order, axis=1, stable=True), batch_dims=1)  # back to id order
+            # At T = 0 there is no noise: the argmax, which every filter keeps.
+            tokens = tf.argmax(tf.where(keep_ids, scaled, -np.inf) + gumbel * noise_on, axis=1, output_type=tf.int32)
             out = out.write(t, tokens)
             logits, state = self._step(weights, tokens, state)
             return t + 1, logits, state, out
@@ -354,8 +362,8 @@ def generate(
     seed: int = 0,
     window: int | None = None,
     unknown: str = "error",
-    top_k: int | None = None,
-    top_p: float | None = None,
+    top_k: int | Sequence[int | None] | None = None,
+    top_p: float | Sequence[float | None] | None = None,
 ) -> str | list[str]:
     """Generate with a cached :class:`FastGenerator`: a string for one temperature, a list for several.
 
@@ -397,6 +405,17 @@ def _seed_ids(vocab: Vocabulary, seed_text: str, window: int | None, unknown: st
     if len(ids) == 0:
         raise ValueError("seed text is empty: give at least one character for the model to continue from")
     return ids
+
+
+def _per_row(value, rows: int, check, name: str) -> list:
+    """One filter setting for every row, or a list with one per row: a list of ``rows`` checked values."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        values = list(value)
+        if len(values) != rows:
+            raise ValueError(f"{name} lists {len(values)} values for {rows} rows; give one value per temperature, "
+                             "or a single value for all of them")
+        return [check(v) for v in values]
+    return [check(value)] * rows
 
 
 def _check_length(length: int) -> int:
