@@ -118,3 +118,19 @@ def test_the_entropy_curve_rises_with_temperature_towards_uniform():
 def test_entropy_is_in_bits_and_zero_for_a_certain_outcome():
     assert entropy_bits([0.25] * 4) == pytest.approx(2.0)
     assert entropy_bits([0.0, 1.0, 0.0]) == 0.0 and math.copysign(1, entropy_bits([1.0])) == 1.0
+
+
+def test_gate_saturation_figure_has_a_panel_per_gate_and_a_colour_per_layer():
+    from textgen_helpers.plots import plot_gate_saturation
+
+    saturation = pd.DataFrame({"layer": [1, 1, 2, 2] * 3, "gate": ["forget"] * 4 + ["input"] * 4 + ["output"] * 4,
+                               "unit": [0, 1] * 6, "left": np.linspace(0, 0.5, 12), "right": np.linspace(0.4, 0, 12)})
+    axes = plot_gate_saturation(saturation, title="2 layers, 100 characters")
+    assert [ax.get_title() for ax in axes] == ["forget gate", "input gate", "output gate"]
+    assert axes[0].figure._suptitle.get_text() == "2 layers, 100 characters"
+    assert all("nearly shut" in ax.get_xlabel() and "nearly open" in ax.get_ylabel() for ax in axes)
+    labels = axes[0].get_legend_handles_labels()[1]
+    assert labels == ["layer 1 (2 units)", "layer 2 (2 units)", "always saturated"]
+    np.testing.assert_allclose(axes[1].collections[0].get_offsets(), saturation.iloc[4:6][["left", "right"]])
+    with pytest.raises(ValueError, match="missing \\['right'\\]"):
+        plot_gate_saturation(saturation.drop(columns="right"))

@@ -11,6 +11,7 @@ The functions the notebooks call, one module a concept::
     generation  generate, FastGenerator, generate_reference
     bundle      save_bundle, load_bundle                 a trained model you can share
     ngram       NgramModel                               counting baselines
+    activations lstm_trace, best_cells, ...              inside the LSTM, character by character
     plots       plot_history, LiveTraining, ...          figures in nats and bits
     widgets     TemperaturePanel, NextCharExplorer       the temperature slider
     distribute  make_strategy                            tf.distribute: several GPUs, machines, a TPU
@@ -36,13 +37,15 @@ _EXPORTS = {
                  "halve_lr_on_plateau"],
     "sampling": ["sample", "apply_temperature", "check_temperature", "BOOK_TEMPERATURES"],
     "generation": ["generate", "generate_reference", "FastGenerator"],
+    "activations": ["lstm_trace", "LSTMTrace", "text_features", "best_cells", "surprise_bits", "colored_text_html",
+                    "gate_saturation"],
     "bundle": ["save_bundle", "load_bundle", "shipped_bundle", "Bundle", "BundleError"],
     "runtime": ["setup", "set_seed", "fast_mode", "device_report", "import_tensorflow", "total_memory_bytes"],
     "ngram": ["NgramModel"],
     "distribute": ["make_strategy", "is_chief"],
     "plots": ["plot_history", "LiveTraining", "samples_table_html", "draw_generation_loop", "draw_stacked_lstm",
               "plot_next_char_distribution", "plot_next_char_panels", "plot_entropy_vs_temperature", "entropy_bits",
-              "SHANNON_BITS"],
+              "SHANNON_BITS", "plot_gate_saturation"],
     "widgets": ["TemperaturePanel", "NextCharExplorer", "next_char_probs"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -272,6 +272,38 @@ def plot_entropy_vs_temperature(probs, *, temperatures=None, marked: Sequence[fl
     return ax
 
 
+def plot_gate_saturation(saturation: pd.DataFrame, *, title: str = "How often the gates saturate"):
+    """The paper's figure 3 (Karpathy et al. 2015): one panel per gate, one dot per unit.
+
+    ``saturation`` is :func:`~textgen_helpers.activations.gate_saturation`'s table (columns
+    ``layer, gate, unit, left, right``). A dot's x is the fraction of characters where that unit's
+    gate is nearly shut, its y the fraction where it is nearly open; layers have their own colours.
+    Dots on the dashed diagonal are saturated all the time; dots near (0, 0) never are. Returns the axes.
+    """
+    import matplotlib.pyplot as plt
+
+    missing = {"layer", "gate", "unit", "left", "right"} - set(saturation.columns)
+    if missing:
+        raise ValueError(f"saturation needs the columns of gate_saturation()'s table; missing {sorted(missing)}")
+    gates = [gate for gate in ("forget", "input", "output") if gate in set(saturation["gate"])]
+    fig, axes = plt.subplots(1, len(gates), figsize=(4.2 * len(gates), 4.2), squeeze=False, layout="constrained")
+    for ax, gate in zip(axes[0], gates, strict=True):
+        rows = saturation[saturation["gate"] == gate]
+        for layer, group in rows.groupby("layer"):
+            ax.scatter(group["left"], group["right"], s=14, alpha=0.7, label=f"layer {layer} ({len(group)} units)")
+        ax.plot([0, 1], [1, 0], "--", color="tab:gray", linewidth=1, label="always saturated")
+        ax.set_xlim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_aspect("equal")
+        ax.set_xlabel("fraction of characters nearly shut (left-saturated)")
+        ax.set_ylabel("fraction of characters nearly open (right-saturated)")
+        ax.set_title(f"{gate} gate")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize="small")
+    fig.suptitle(title)
+    return axes[0]
+
+
 def entropy_bits(probs) -> float:
     """Entropy of a distribution ``probs [V]`` in bits: ``-sum p log2 p`` (0 log 0 counts as 0)."""
     probs = np.asarray(probs, dtype=np.float64)

@@ -1,0 +1,376 @@
+"""Activations: what the LSTM computes inside, character by character.
+
+After Karpathy, Johnson and Fei-Fei, "Visualizing and Understanding Recurrent Networks" (2015).
+:func:`lstm_trace` runs a model made by :func:`~textgen_helpers.model.build_model` over a text one
+character at a time, carrying the state from a zero start, and keeps everything the cells compute:
+per layer the cell state ``c``, the output ``h`` and the gates ``i, f, g, o`` (``[T, units]``
+each), and the logits for the next character (``[T, V]``). It runs the LSTM equations itself in
+NumPy from the Keras weights, as :class:`~textgen_helpers.generation.FastGenerator` does in
+TensorFlow, and agrees with ``model(ids)`` (tests/test_activations.py checks it).
+
+Row ``t`` of a trace is the moment after reading character ``t``, from which the model predicts
+character ``t + 1``. :func:`text_features` describes the text at the same moments, so that
+:func:`best_cells` can correlate every cell with every feature and find the interpretable ones
+automatically; :func:`surprise_bits` gives ``-log2 p`` of every actual next character;
+:func:`gate_saturation` counts how often each gate sits near 0 or 1 (the paper's figure 3, drawn
+by :func:`~textgen_helpers.plots.plot_gate_saturation`); :func:`colored_text_html` colours a
+text's characters by any of these values, as inline-styled HTML that shows on GitHub and in Colab.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .checks import check_scalar
+from .generation import _unpack
+from .model import is_one_hot_layer
+from .runtime import import_tensorflow
+
+tf, keras = import_tensorflow()
+
+GATES = ("i", "f", "g", "o")  # Keras's order in the kernels: input, forget, candidate (c), output
+STATES = ("c", "h")
+SATURATING_GATES = {"input": "i", "forget": "f", "output": "o"}  # the sigmoid gates, by name
+FEATURES = {  # name -> what it measures at row t (after reading character t)
+    "inside_quotes": "1 after an opening double quote up to its closing one (the opening quote counts, the closing one not)",
+    "inside_brackets": "1 after an opening (, [ or { up to its closing one (the opening bracket counts, the closing one not)",
+    "position_in_line": "characters of the current line read so far: 0 after a newline, 1 after the line's first character",
+    "chars_to_newline": "characters still to come before the next newline (0: the next character is a newline); looks ahead",
+    "speaker_name": "1 if character t is part of a speaker's name in capitals, a line such as 'ROMEO:' (colon included)",
+    "after_vowel": "1 if character t is a vowel (a, e, i, o, u, either case): the next character comes after a vowel",
+    "position_in_word": "letters of the current word read so far: 0 after a non-letter, 1 after a word's first letter",
+}
+VOWELS = frozenset("aeiouAEIOU")
+
+
+@dataclass(frozen=True)
+class LSTMTrace:
+    """Everything the LSTMs computed over a text of ``T`` characters: see :func:`lstm_trace`.
+
+    ``c``, ``h``, ``i``, ``f``, ``g``, ``o`` hold one ``[T, units]`` array per layer, bottom first
+    (gates after their activation: ``i, f, o`` in (0, 1), ``g`` in (-1, 1)); ``logits [T, V]`` are
+    the next-character logits at each position; ``ids [T]`` the text read.
+    """
+
+    ids: np.ndarray
+    c: tuple[np.ndarray, ...]
+    h: tuple[np.ndarray, ...]
+    i: tuple[np.ndarray, ...]
+    f: tuple[np.ndarray, ...]
+    g: tuple[np.ndarray, ...]
+    o: tuple[np.ndarray, ...]
+    logits: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        return [int(c.shape[1]) for c in self.c]
+
+    def cell(self, layer: int, unit: int, state: str = "c") -> np.ndarray:
+        """One unit's values ``[T]``: ``layer`` counts from 1 (as Keras names ``lstm_1``), ``unit`` from 0."""
+        layer = check_scalar(layer, "layer", int, min_value=1, max_value=len(self.c),
+                             hint=f"the model has {len(self.c)} LSTM layers, numbered from 1")
+        unit = check_scalar(unit, "unit", int, min_value=0, max_value=self.layer_sizes[layer - 1] - 1,
+                            hint=f"layer {layer} has {self.layer_sizes[layer - 1]} units, numbered from 0")
+        return getattr(self, _check_state(state))[layer - 1][:, unit]
+
+
+def lstm_trace(model: keras.Model, ids: np.ndarray) -> LSTMTrace:
+    """Run ``model`` over ``ids [T]`` one character at a time from a zero state; keep what every cell computes.
+
+    ``model`` is one made by :func:`~textgen_helpers.model.build_model`, either framing (dropout
+    layers are skipped: inference). Returns an :class:`LSTMTrace`: per layer ``[T, units]`` arrays
+    of ``c, h, i, f, g, o`` and ``logits [T, V]`` (before the softmax, also for the book's
+    softmax model). Computed in float64 NumPy, stored as float32; about 1 s per 5,000 characters
+    of a 128,128 model on a laptop CPU.
+    """
+    input_layer, lstms, dense = _unpack(model)
+    vocab_size = int(dense.kernel.shape[-1])
+    ids = _check_ids(ids, vocab_size)
+    numpy = keras.ops.convert_to_numpy
+    kernel = numpy(lstms[0].cell.kernel).astype(np.float64)
+    if isinstance(input_layer, keras.layers.Embedding) and not is_one_hot_layer(input_layer):
+        kernel = numpy(input_layer.embeddings).astype(np.float64) @ kernel  # a learned embedding, then W
+    x_proj = kernel[ids]  # one-hot @ W is a row lookup: [T, 4u]
+    out = {name: [] for name in (*STATES, *GATES)}
+    for k, layer in enumerate(lstms):
+        if k:
+            x_proj = out["h"][-1].astype(np.float64) @ numpy(layer.cell.kernel).astype(np.float64)
+        bias = numpy(layer.cell.bias).astype(np.float64) if layer.cell.use_bias else 0.0
+        values = _run_layer(x_proj + bias, numpy(layer.cell.recurrent_kernel).astype(np.float64))
+        for name, array in values.items():
+            out[name].append(array)
+    logits = out["h"][-1].astype(np.float64) @ numpy(dense.kernel) + numpy(dense.bias)
+    return LSTMTrace(ids=ids, logits=logits.astype(np.float32), **{name: tuple(arrays) for name, arrays in out.items()})
+
+
+def text_features(text: str) -> pd.DataFrame:
+    """Simple features of a text, one row per character, aligned with :func:`lstm_trace`'s rows.
+
+    ``text`` of ``T`` characters -> DataFrame ``[T, len(FEATURES)]`` of floats. Row ``t`` describes
+    the moment after reading character ``t`` (the state the trace holds there), except where
+    :data:`FEATURES` says otherwise: ``speaker_name`` and ``after_vowel`` are about character ``t``
+    itself, and ``chars_to_newline`` looks ahead (the end of the text counts as a newline).
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a string, got {type(text).__name__}")
+    if not text:
+        raise ValueError("text is empty: give at least one character")
+    n = len(text)
+    columns = {name: np.zeros(n) for name in FEATURES}
+    quoted = bracket_depth = line_pos = word_pos = 0
+    for t, char in enumerate(text):
+        if char == '"':
+            quoted = 1 - quoted
+        elif char in "“”":
+            quoted = int(char == "“")
+        if char in "([{":
+            bracket_depth += 1
+        elif char in ")]}":
+            bracket_depth = max(bracket_depth - 1, 0)  # a stray closer does not go below zero
+        line_pos = 0 if char == "\n" else line_pos + 1
+        word_pos = word_pos + 1 if char.isalpha() else 0
+        columns["inside_quotes"][t] = quoted
+        columns["inside_brackets"][t] = bracket_depth > 0
+        columns["position_in_line"][t] = line_pos
+        columns["position_in_word"][t] = word_pos
+        columns["after_vowel"][t] = char in VOWELS
+    next_newline = n  # the end of the text counts as a newline
+    for t in range(n - 1, -1, -1):
+        columns["chars_to_newline"][t] = next_newline - t - 1
+        if text[t] == "\n":
+            next_newline = t
+    start = 0
+    for line in text.split("\n"):
+        if _is_speaker_line(line):
+            columns["speaker_name"][start:start + len(line)] = 1
+        start += len(line) + 1
+    return pd.DataFrame(columns)
+
+
+def best_cells(trace: LSTMTrace, features: pd.DataFrame, *, top: int = 3, state: str = "c") -> pd.DataFrame:
+    """The ``top`` units most correlated with each feature, by |Pearson r| over the trace's ``T`` rows.
+
+    Every unit of every layer is scored, on its cell state ``c`` (``state="c"``, as the paper
+    colours) or its output ``h``. Returns one row per (feature, rank): ``feature, rank, layer``
+    (from 1), ``unit`` (from 0), ``state, r``. A feature that never changes in the text has no
+    correlation: it gets one row with ``r`` NaN and no unit.
+    """
+    top = check_scalar(top, "top", int, min_value=1, hint="the number of units to show per feature")
+    r = cell_correlations(trace, features, state=state)
+    rows = []
+    for name in r.columns:
+        column = r[name].dropna()
+        if column.empty:
+            rows.append({"feature": name, "rank": 1, "layer": pd.NA, "unit": pd.NA, "state": state, "r": np.nan})
+            continue
+        for rank, (layer, unit) in enumerate(column.abs().sort_values(ascending=False, kind="stable").index[:top], 1):
+            rows.append({"feature": name, "rank": rank, "layer": layer, "unit": unit, "state": state,
+                         "r": float(column[(layer, unit)])})
+    table = pd.DataFrame(rows, columns=["feature", "rank", "layer", "unit", "state", "r"])
+    return table.astype({"layer": "Int64", "unit": "Int64"})
+
+
+def cell_correlations(trace: LSTMTrace, features: pd.DataFrame, *, state: str = "c") -> pd.DataFrame:
+    """Pearson r of every unit with every feature: ``[sum(units), n_features]``, indexed by (layer, unit).
+
+    A unit or feature that is constant over the text gets NaN (no correlation is defined).
+    """
+    if not isinstance(trace, LSTMTrace):
+        raise ValueError(f"trace must be an LSTMTrace (from lstm_trace), got {type(trace).__name__}")
+    state = _check_state(state)
+    if not isinstance(features, pd.DataFrame):
+        raise ValueError(f"features must be a pandas DataFrame (from text_features), got {type(features).__name__}")
+    if len(features) != len(trace):
+        raise ValueError(f"features have {len(features):,} rows but the trace has {len(trace):,} characters; "
+                         f"compute both from the same text (text_features(text), lstm_trace(model, vocab.encode(text)))")
+    values = features.to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise ValueError("features must be finite numbers; fill or drop the NaN rows first")
+    cells = np.concatenate(getattr(trace, state), axis=1).astype(np.float64)  # [T, sum units]
+    r = _standardise(cells).T @ _standardise(values) / len(trace)
+    index = pd.MultiIndex.from_tuples([(k + 1, u) for k, size in enumerate(trace.layer_sizes) for u in range(size)],
+                                      names=["layer", "unit"])
+    return pd.DataFrame(np.clip(r, -1.0, 1.0), index=index, columns=features.columns)
+
+
+def surprise_bits(logits: LSTMTrace | np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
+    """How surprised the model is by each actual next character: ``-log2 p(ids[t + 1])``, ``[T - 1]`` bits.
+
+    ``logits [T, V]`` (or a trace, whose ``ids`` are used when ``ids`` is None): row ``t``
+    predicts character ``t + 1``. The mean is the cross-entropy in bits per character.
+    """
+    if isinstance(logits, LSTMTrace):
+        ids = logits.ids if ids is None else ids
+        logits = logits.logits
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must be [T, V], got shape {logits.shape}")
+    if ids is None:
+        raise ValueError("give the ids of the text the logits were computed on")
+    ids = _check_ids(ids, logits.shape[1])
+    if len(ids) != len(logits):
+        raise ValueError(f"ids have {len(ids):,} characters but the logits {len(logits):,} rows; use the same text")
+    if len(ids) < 2:
+        raise ValueError("a text needs at least two characters: the first one predicts the second")
+    shifted = logits[:-1] - logits[:-1].max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # log-softmax, nats
+    return -log_probs[np.arange(len(ids) - 1), ids[1:]] / math.log(2)
+
+
+def colored_text_html(text: str, values, *, cmap: str = "RdBu_r", vmin: float | None = None,
+                      vmax: float | None = None, title: str | None = None, label: str = "value",
+                      tooltips: bool = True):
+    """``text`` with each character's background coloured by ``values [len(text)]``; an ``IPython.display.HTML``.
+
+    Plain HTML with inline styles only (GitHub's notebook view and Colab drop ``<style>`` blocks
+    and scripts): the text is escaped, a newline shows as ``⏎`` before its line break, a NaN
+    value leaves its character uncoloured, and a legend under the text names ``label`` and the
+    colour scale from ``vmin`` (default: the smallest value) to ``vmax`` (default: the largest).
+    ``tooltips`` puts each value in its character's ``title`` (shown on hover in Jupyter).
+    """
+    from IPython.display import HTML
+
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a string, got {type(text).__name__}")
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (len(text),):
+        raise ValueError(f"values must be one number per character, shape ({len(text)},); got shape {values.shape}")
+    finite = values[np.isfinite(values)]
+    vmin = check_scalar(vmin, "vmin", float, allow_none=True)
+    vmax = check_scalar(vmax, "vmax", float, allow_none=True)
+    vmin = vmin if vmin is not None else float(finite.min()) if finite.size else 0.0
+    vmax = vmax if vmax is not None else float(finite.max()) if finite.size else 1.0
+    if vmax <= vmin:
+        if finite.size and finite.min() == finite.max():
+            vmax = vmin + 1.0  # every value the same: one colour, any scale will do
+        else:
+            raise ValueError(f"vmax must be greater than vmin, got vmin={vmin:g}, vmax={vmax:g}")
+    colormap = _colormap(cmap)
+    spans = []
+    for char, value in zip(text, values, strict=True):
+        shown = "⏎" if char == "\n" else html.escape(char, quote=True)
+        if np.isfinite(value):
+            background, ink = _colors(colormap, (value - vmin) / (vmax - vmin))
+            tip = f' title="{value:.3g}"' if tooltips else ""
+            spans.append(f'<span style="background-color: {background}; color: {ink}"{tip}>{shown}</span>')
+        else:
+            spans.append(shown)
+        if char == "\n":
+            spans.append("\n")
+    heading = (f'<div style="font-weight: bold; margin-bottom: 4px">{html.escape(title, quote=True)}</div>'
+               if title else "")
+    body = ('<pre style="white-space: pre-wrap; word-break: break-all; font-family: monospace; font-size: 12px; '
+            'line-height: 1.45; margin: 0; padding: 4px; background-color: #ffffff; color: #000000">'
+            + "".join(spans) + "</pre>")
+    return HTML(f'<div style="margin: 6px 0">{heading}{body}{_legend(colormap, vmin, vmax, label)}</div>')
+
+
+def gate_saturation(trace: LSTMTrace, low: float = 0.1, high: float = 0.9) -> pd.DataFrame:
+    """How often each unit's input, forget and output gate is saturated, as in the paper's figure 3.
+
+    Returns one row per (layer, gate, unit): ``left`` the fraction of the ``T`` characters where
+    the gate's value is below ``low`` (nearly shut), ``right`` the fraction above ``high``
+    (nearly open). ``layer`` counts from 1, ``unit`` from 0, ``gate`` is "input", "forget" or "output".
+    """
+    if not isinstance(trace, LSTMTrace):
+        raise ValueError(f"trace must be an LSTMTrace (from lstm_trace), got {type(trace).__name__}")
+    low = check_scalar(low, "low", float, min_value=0, max_value=1, include_min=False, include_max=False,
+                       hint="a gate value such as 0.1")
+    high = check_scalar(high, "high", float, min_value=0, max_value=1, include_min=False, include_max=False,
+                        hint="a gate value such as 0.9")
+    if high <= low:
+        raise ValueError(f"high must be greater than low, got low={low:g}, high={high:g}; use for example 0.1 and 0.9")
+    frames = []
+    for name, attribute in SATURATING_GATES.items():
+        for k, gate in enumerate(getattr(trace, attribute), start=1):
+            frames.append(pd.DataFrame({"layer": k, "gate": name, "unit": np.arange(gate.shape[1]),
+                                        "left": (gate < low).mean(axis=0), "right": (gate > high).mean(axis=0)}))
+    return pd.concat(frames, ignore_index=True).sort_values(["layer", "gate", "unit"], kind="stable",
+                                                            ignore_index=True)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _run_layer(z_in: np.ndarray, recurrent: np.ndarray) -> dict[str, np.ndarray]:
+    """One LSTM layer over time from a zero state: ``z_in [T, 4u]`` (input projection plus bias)."""
+    steps, units = z_in.shape[0], recurrent.shape[0]
+    out = {name: np.empty((steps, units), np.float32) for name in (*STATES, *GATES)}
+    h, c = np.zeros(units), np.zeros(units)
+    for t in range(steps):
+        z = z_in[t] + h @ recurrent
+        i, f, o = _sigmoid(z[:units]), _sigmoid(z[units:2 * units]), _sigmoid(z[3 * units:])
+        g = np.tanh(z[2 * units:3 * units])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        out["i"][t], out["f"][t], out["g"][t], out["o"][t], out["c"][t], out["h"][t] = i, f, g, o, c, h
+    return out
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1 / (1 + exp(-x)), without overflow for large -x
+
+
+def _check_ids(ids, vocab_size: int) -> np.ndarray:
+    array = np.asarray(ids)
+    if array.ndim != 1 or not (np.issubdtype(array.dtype, np.integer) or array.size == 0):
+        raise ValueError(f"ids must be a 1-D array of character ids [T], got shape {array.shape} of {array.dtype}; "
+                         f"use vocab.encode(text)")
+    if array.size == 0:
+        raise ValueError("ids are empty: give at least one character")
+    if array.min() < 0 or array.max() >= vocab_size:
+        raise ValueError(f"ids must lie in [0, {vocab_size}) for a model of {vocab_size} characters, got "
+                         f"{int(array.min())}..{int(array.max())}; encode the text with the model's own vocabulary")
+    return array.astype(np.int64)
+
+
+def _check_state(state: str) -> str:
+    if state not in STATES:
+        raise ValueError(f"state must be 'c' (the cell state) or 'h' (the cell's output), got {state!r}")
+    return state
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    """Columns shifted to mean 0 and scaled to standard deviation 1; constant columns become NaN."""
+    x = x - x.mean(axis=0)
+    std = np.sqrt((x * x).mean(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(std > 1e-12 * (1 + np.abs(x).max(axis=0)), x / np.where(std > 0, std, 1), np.nan)
+
+
+def _is_speaker_line(line: str) -> bool:
+    """'ROMEO:', 'KING RICHARD III:': capitals (and spaces, apostrophes...) ending in a colon."""
+    name = line[:-1]
+    return (line.endswith(":") and any(ch.isalpha() for ch in name)
+            and all(ch.isupper() or ch in " '.-&," for ch in name if not ch.isdigit()))
+
+
+def _colormap(cmap: str):
+    import matplotlib
+
+    if not isinstance(cmap, str) or cmap not in matplotlib.colormaps:
+        raise ValueError(f"cmap must be the name of a matplotlib colormap such as 'RdBu_r' or 'viridis', got {cmap!r}")
+    return matplotlib.colormaps[cmap]
+
+
+def _colors(colormap, fraction: float) -> tuple[str, str]:
+    """(background, text colour) for a value at ``fraction`` of the scale: dark backgrounds get white ink."""
+    red, green, blue, _ = colormap(float(min(max(fraction, 0.0), 1.0)))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return f"#{round(red * 255):02x}{round(green * 255):02x}{round(blue * 255):02x}", (
+        "#ffffff" if luminance < 0.45 else "#000000")
+
+
+def _legend(colormap, vmin: float, vmax: float, label: str, steps: int = 11) -> str:
+    swatches = "".join(f'<span style="background-color: {_colors(colormap, k / (steps - 1))[0]}">&nbsp;&nbsp;&nbsp;</span>'
+                       for k in range(steps))
+    return (f'<div style="font-family: monospace; font-size: 11px; margin-top: 4px">'
+            f'{html.escape(label, quote=True)}: {vmin:.3g} {swatches} {vmax:.3g}</div>')
