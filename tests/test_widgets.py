@@ -122,3 +122,27 @@ def test_next_char_probs_match_the_models_softmax(bundle, trained):
     logits = bundle.model(ids[None])[0, -1].numpy().astype(np.float64)
     expected = np.exp(logits - logits.max())
     np.testing.assert_allclose(probs, expected / expected.sum(), rtol=1e-4)
+
+
+def test_the_panel_compares_sampling_strategies_side_by_side(bundle):
+    panel = TemperaturePanel(bundle, length=80, temperature=1.0, compare="1 k=1, 1 p=0.9, k=3")
+    assert [s.label for s in panel.strategies] == ["T = 1", "T = 1, top-k 1", "T = 1, top-p 0.9", "T = 1, top-k 3"]
+    assert 'data-top-k="1"' in panel.columns.children[1].value
+    assert "T = 1, top-p 0.9" in panel.columns.children[2].value
+    greedy = bundle.generate(length=80, temperature=0.0)
+    assert panel.texts[1] == greedy  # top-k 1 is greedy at any temperature
+    panel.temperature.value = 1.5  # "k=3" has no temperature of its own: it follows the slider
+    assert [s.temperature for s in panel.strategies] == [1.5, 1.0, 1.0, 1.5]
+    assert panel.texts[1] == greedy
+
+
+def test_the_filter_controls_set_the_first_column_and_leave_the_others(bundle):
+    panel = TemperaturePanel(bundle, length=80, temperature=1.0, compare="0.5")
+    plain, other = panel.texts
+    panel.top_k.value = 1
+    assert panel.strategies[0].top_k == 1 and panel.texts[0] == bundle.generate(length=80, temperature=0.0)
+    assert panel.texts[1] == other  # same random seed: the compared column did not change
+    panel.top_k.value, panel.top_p.value = 0, 0.5
+    assert panel.strategies[0].label == "T = 1, top-p 0.5" and panel.texts[0] != plain
+    panel.top_p.value = 1.0
+    assert panel.strategies[0].label == "T = 1" and panel.texts[0] == plain

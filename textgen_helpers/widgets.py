@@ -1,9 +1,9 @@
 """Widgets: the temperature slider, and a live view of the next-character distribution.
 
-``TemperaturePanel(bundle)`` shows a control panel (temperature 0-2, seed text, length, a "same
-random seed" toggle, temperatures to compare) and the text generated at each temperature side by
-side, in columns. Every change regenerates all columns in one batched call of the fast
-generator, so moving the slider answers in tens of milliseconds on a laptop CPU.
+``TemperaturePanel(bundle)`` shows a control panel (temperature 0-2, top-k and top-p filters, seed
+text, length, a "same random seed" toggle, sampling strategies to compare) and the text generated
+by each strategy side by side, in columns. Every change regenerates all columns in one batched
+call of the fast generator, so moving the slider answers in tens of milliseconds on a laptop CPU.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import time
 
 import numpy as np
 
-from .sampling import check_temperature, check_temperatures
+from .sampling import check_temperature, check_top_k, check_top_p
+from .strategies import Strategy, parse_strategies
 
 MAX_TEMPERATURE = 2.0
 # How a column's text wraps: at spaces only, keeping the generated text's own line breaks. Set inline,
@@ -27,13 +28,19 @@ COLUMN_TEXT_STYLE = ("white-space: pre-wrap; word-break: normal; overflow-wrap: 
 class TemperaturePanel:
     """The workshop's control panel for one model bundle (see the module docstring).
 
-    Attributes of interest to tests and notebooks: ``temperature``, ``seed_text``, ``length``,
-    ``same_seed`` and ``compare`` (the controls), ``texts`` (the last texts, one per column) and
+    The first column follows the controls (the slider's temperature, and top-k / top-p when they
+    are switched on); *compare with* lists more strategies, written like ``"0.25, 1 k=10, 1 p=0.9"``
+    (see :mod:`textgen_helpers.strategies`; ``"k=10"`` alone follows the slider's temperature).
+
+    Attributes of interest to tests and notebooks: ``temperature``, ``top_k``, ``top_p``,
+    ``seed_text``, ``length``, ``same_seed`` and ``compare`` (the controls), ``strategies`` and
+    ``texts`` (the last strategies and texts, one per column), ``temperatures`` (theirs) and
     ``last_seconds`` (how long the last regeneration took).
     """
 
     def __init__(self, bundle, *, seed_text: str | None = None, length: int = 400, temperature: float = 0.75,
-                 compare: str = "0.25, 0.5, 1.0", seed: int = 0):
+                 compare: str = "0.25, 0.5, 1.0", seed: int = 0, top_k: int | None = None,
+                 top_p: float | None = None):
         import ipywidgets as w
 
         self.bundle = bundle
@@ -43,23 +50,31 @@ class TemperaturePanel:
         self.temperature = w.FloatSlider(value=check_temperature(temperature), min=0.0, max=MAX_TEMPERATURE, step=0.05,
                                          description="temperature", readout_format=".2f", continuous_update=True,
                                          style=style, layout=w.Layout(width="480px"))
+        top_k, top_p = check_top_k(top_k), check_top_p(top_p)
+        self.top_k = w.IntSlider(value=top_k or 0, min=0, max=len(bundle.vocab), step=1, description="top-k (0: off)",
+                                 continuous_update=False, style=style, layout=w.Layout(width="480px"))
+        self.top_p = w.FloatSlider(value=1.0 if top_p is None else top_p, min=0.05, max=1.0, step=0.05,
+                                   description="top-p (1: off)", readout_format=".2f", continuous_update=False,
+                                   style=style, layout=w.Layout(width="480px"))
         self.seed_text = w.Textarea(value=seed_text if seed_text is not None else bundle.default_seed_text,
                                     description="seed text", style=style, layout=w.Layout(width="480px", height="64px"))
         self.length = w.IntSlider(value=length, min=20, max=1000, step=20, description="length",
                                   continuous_update=False, style=style, layout=w.Layout(width="480px"))
         self.same_seed = w.Checkbox(value=True, description="same random seed", style=style)
-        self.compare = w.Text(value=compare, description="compare with", placeholder="0.25, 0.5, 1.0",
+        self.compare = w.Text(value=compare, description="compare with", placeholder="0.25, 0.5, 1 k=10, 1 p=0.9",
                               continuous_update=False, style=style, layout=w.Layout(width="480px"))
         self.status = w.HTML()
         self.columns = w.HBox(layout=w.Layout(flex_flow="row wrap", align_items="flex-start"))
         self.columns.add_class("textgen-columns")
-        controls = w.VBox([self.temperature, self.length, self.seed_text, self.compare, self.same_seed])
+        controls = w.VBox([self.temperature, self.top_k, self.top_p, self.length, self.seed_text, self.compare,
+                           self.same_seed])
         self.widget = w.VBox([controls, self.status, self.columns])
         self.widget.add_class("textgen-panel")
         self.texts: list[str] = []
-        self.temperatures: list[float] = []
+        self.strategies: list[Strategy] = []
         self.last_seconds = float("nan")
-        for control in (self.temperature, self.length, self.seed_text, self.compare, self.same_seed):
+        for control in (self.temperature, self.top_k, self.top_p, self.length, self.seed_text, self.compare,
+                        self.same_seed):
             control.observe(self._on_change, names="value")
         self.regenerate()
 
@@ -71,12 +86,17 @@ class TemperaturePanel:
     def _on_change(self, change) -> None:
         self.regenerate()
 
+    @property
+    def temperatures(self) -> list[float]:
+        """The temperature of each column, in order."""
+        return [strategy.temperature for strategy in self.strategies]
+
     def regenerate(self) -> list[str]:
         """Generate every column again from the current controls; returns the texts."""
         import ipywidgets as w
 
         try:
-            compare = check_temperatures(self.compare.value) if self.compare.value.strip() else []
+            compare = parse_strategies(self.compare.value) if self.compare.value.strip() else []
         except ValueError as err:
             self.status.value = _note(f"compare with: {err}")
             return self.texts
@@ -85,17 +105,20 @@ class TemperaturePanel:
         if not self.bundle.vocab.encode(seed_text, unknown="skip").size:
             self.status.value = _note("Type a seed text for the model to continue.")
             return self.texts
-        temperatures = [float(self.temperature.value)] + [t for t in compare if t != self.temperature.value]
+        temperature = float(self.temperature.value)
+        main = Strategy(temperature, self.top_k.value or None, self.top_p.value if self.top_p.value < 1 else None)
+        strategies = [main] + [s for s in dict.fromkeys(s.at(temperature) for s in compare) if s != main]
         seed = self._seed if self.same_seed.value else next(self._fresh_seeds)
         start = time.perf_counter()
-        texts = self.bundle.generator(seed_text, int(self.length.value), temperatures, seed=seed,
-                                      window=self.bundle.sample_len, unknown="skip")
+        texts = self.bundle.generator(seed_text, int(self.length.value), [s.temperature for s in strategies], seed=seed,
+                                      window=self.bundle.sample_len, unknown="skip",
+                                      top_k=[s.top_k for s in strategies], top_p=[s.top_p for s in strategies])
         self.last_seconds = time.perf_counter() - start
-        self.texts, self.temperatures = texts, temperatures
+        self.texts, self.strategies = texts, strategies
         if len(self.columns.children) != len(texts):
             self.columns.children = [w.HTML(layout=w.Layout(width="320px", margin="0 12px 0 0")) for _ in texts]
-        for column, temperature, text in zip(self.columns.children, temperatures, texts, strict=True):
-            column.value = _column_html(temperature, text, main=column is self.columns.children[0])
+        for column, strategy, text in zip(self.columns.children, strategies, texts, strict=True):
+            column.value = _column_html(strategy, text, main=column is self.columns.children[0])
         skipped = f" Skipped characters the model does not know: {''.join(unknown)!r}." if unknown else ""
         self.status.value = (f'<span class="textgen-status">{len(texts)} &times; {self.length.value} characters in '
                              f'{self.last_seconds * 1000:.0f} ms (seed {seed}).{html.escape(skipped)}</span>')
@@ -155,10 +178,12 @@ def next_char_probs(model, ids) -> np.ndarray:
     return tf.nn.softmax(logits).numpy().astype(np.float64)
 
 
-def _column_html(temperature: float, text: str, *, main: bool) -> str:
-    label = f"T = {temperature:g}" + (" (slider)" if main else "")
-    return (f'<div class="textgen-column" data-temperature="{temperature:g}">'
-            f'<div class="textgen-heading" style="font-weight: bold">{label}</div>'
+def _column_html(strategy: Strategy, text: str, *, main: bool) -> str:
+    label = strategy.label + (" (slider)" if main else "")
+    filters = "".join(f' data-{name}="{value:g}"' for name, value in (("top-k", strategy.top_k), ("top-p", strategy.top_p))
+                      if value is not None)
+    return (f'<div class="textgen-column" data-temperature="{strategy.temperature:g}"{filters}>'
+            f'<div class="textgen-heading" style="font-weight: bold">{html.escape(label)}</div>'
             f'<pre class="textgen-text" style="{COLUMN_TEXT_STYLE}">'
             f"{html.escape(text)}</pre></div>")
 
