@@ -306,15 +306,19 @@ class FastGenerator:
     def _filtered_sample_chunk_py(self, logits, state, temperatures, key, top_k, top_p):
         """:meth:`_sample_chunk_py` with top-k / top-p per row (``top_k [B]``, ``top_p [B]``).
 
-        The filter is worked out among the characters sorted likeliest first, then mapped back to
-        ids, and the draw adds the same noise to the same ids as the unfiltered loop: a row with no
-        filter writes exactly what the unfiltered loop writes, and a filtered row differs only where
-        the unfiltered draw fell outside what the filter keeps.
+        The filter needs no sorting: character j ranks before character i when its logit is higher,
+        or equal with a lower id (the order :func:`~textgen_helpers.sampling.filter_distribution`
+        uses), so a ``[B, V, V]`` comparison gives every rank, and the same matrix times the
+        probabilities gives the mass ranked before each character. The draw adds the same noise to
+        the same characters as the unfiltered loop: a row with no filter writes exactly what the
+        unfiltered loop writes, and a filtered row differs only where the unfiltered draw fell
+        outside what the filter keeps.
         """
         weights = self._weights()
         scale = (1.0 / tf.where(temperatures > 0, temperatures, 1.0))[:, None]
         noise_on = tf.cast(temperatures > 0, tf.float32)[:, None]
-        rank = tf.range(self.vocab_size)[None, :]
+        ids = tf.range(self.vocab_size)
+        lower_id = ids[None, :] < ids[:, None]  # [i, j]: j has the lower id
         out = tf.TensorArray(tf.int32, size=self.chunk)
 
         def body(t, logits, state, out):
@@ -322,14 +326,14 @@ class FastGenerator:
                                                   minval=1e-12, maxval=1.0)
             gumbel = -tf.math.log(-tf.math.log(uniform))
             scaled = logits * scale
-            # Sorted likeliest first; top_k is stable, so ties keep index order (as filter_distribution does).
-            ranked, order = tf.math.top_k(scaled, k=self.vocab_size)
-            keep = rank < top_k[:, None]
-            before = tf.math.cumsum(tf.nn.softmax(tf.where(keep, ranked, -np.inf), axis=1), axis=1, exclusive=True)
-            keep &= (before < top_p[:, None]) | (top_p[:, None] >= 1.0)  # position 0 always stays
-            keep_ids = tf.gather(keep, tf.argsort(order, axis=1, stable=True), batch_dims=1)  # back to id order
+            mine, theirs = scaled[:, :, None], scaled[:, None, :]
+            before = (theirs > mine) | ((theirs == mine) & lower_id[None])  # [B, i, j]: j ranks before i
+            keep = tf.reduce_sum(tf.cast(before, tf.int32), axis=2) < top_k[:, None]  # rank < k
+            probs = tf.nn.softmax(tf.where(keep, scaled, -np.inf), axis=1)
+            mass_before = tf.linalg.matvec(tf.cast(before, tf.float32), probs)  # [B, V]
+            keep &= (mass_before < top_p[:, None]) | (top_p[:, None] >= 1.0)  # the likeliest always stays
             # At T = 0 there is no noise: the argmax, which every filter keeps.
-            tokens = tf.argmax(tf.where(keep_ids, scaled, -np.inf) + gumbel * noise_on, axis=1, output_type=tf.int32)
+            tokens = tf.argmax(tf.where(keep, scaled, -np.inf) + gumbel * noise_on, axis=1, output_type=tf.int32)
             out = out.write(t, tokens)
             logits, state = self._step(weights, tokens, state)
             return t + 1, logits, state, out
