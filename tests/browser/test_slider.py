@@ -118,6 +118,30 @@ def exercise_slider(page, panel: Panel, screenshot=None) -> dict:
             "median_ms": round(statistics.median(latencies) * 1000, 1), "final_temperature": final}
 
 
+EIGHT_COLUMNS = "0.25, 0.5, 1 k=5, 1 p=0.9, 0.5 k=3, 1.5 p=0.8, 2 k=10"  # with the slider's column: 8
+
+
+def exercise_eight_columns(page, panel: Panel) -> dict:
+    """Type seven strategies into *compare with*, check the eight columns, and time slider moves."""
+    compare = panel.root.locator(".widget-text input").first
+    compare.fill(EIGHT_COLUMNS)
+    compare.press("Enter")
+    page.wait_for_function("(root) => document.querySelectorAll(root + ' .textgen-column').length === 8",
+                           arg=".textgen-panel", timeout=30_000)
+    headings = panel.root.locator(".textgen-heading").all_inner_texts()
+    assert headings[1:] == ["T = 0.25", "T = 0.5", "T = 1, top-k 5", "T = 1, top-p 0.9", "T = 0.5, top-k 3",
+                            "T = 1.5, top-p 0.8", "T = 2, top-k 10"]
+    latencies = []
+    for _ in range(3):
+        before = panel.slider_temperature()
+        panel.handle.focus()
+        page.keyboard.press("ArrowRight")
+        latencies.append(panel.wait_until_shown(round(before + 0.05, 2)))
+    assert all(len(panel.text(k)) >= 400 for k in range(8))
+    return {"latencies_ms": [round(s * 1000, 1) for s in latencies],
+            "median_ms": round(statistics.median(latencies) * 1000, 1)}
+
+
 def unexpected_console_errors(page) -> list[str]:
     return [line for line in page.console_log
             if line.startswith(("[error]", "[pageerror]")) and not OUTSIDE_HOSTS.search(line)]
@@ -137,9 +161,10 @@ def test_the_slider_in_jupyterlab(lab_server, page):
                    .every(p => /\\[\\d+\\]/.test(p.textContent))""", timeout=180_000)
     status.wait_for(timeout=120_000)
     result = exercise_slider(page, panel, screenshot=SCREENSHOT)
+    result["rows8"] = exercise_eight_columns(page, panel)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "slider_latency.json").write_text(json.dumps(result, indent=1))
-    print(f"\nslider move to new text (4 temperatures x 400 characters): {result}")
+    print(f"\nslider move to new text (4 temperatures, then 8 strategies, x 400 characters): {result}")
     assert unexpected_console_errors(page) == []
 
 
