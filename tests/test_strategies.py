@@ -9,11 +9,12 @@ from textgen_helpers.bundle import shipped_bundle
 from textgen_helpers.strategies import (
     Strategy,
     distinct_ngram_share,
+    known_words,
     measure_strategies,
     parse_strategies,
     parse_strategy,
     real_word_share,
-    surprise_bits,
+    text_surprise_bits,
     words,
 )
 
@@ -85,12 +86,12 @@ def test_surprise_is_the_models_mean_minus_log2_p_of_each_written_character(bund
     log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
     first = len(ids) - len(text)  # the first written character is predicted at position first - 1
     expected = -np.mean([log_p[t - 1, ids[t]] for t in range(first, len(ids))]) / math.log(2)
-    (measured,) = surprise_bits(bundle, seed_text, [text])
+    (measured,) = text_surprise_bits(bundle, seed_text, [text])
     assert measured == pytest.approx(expected, abs=1e-4)
 
 
 def test_measuring_strategies_gives_one_row_each_and_tells_greedy_from_hot(bundle):
-    vocabulary = set(words("the and of to a in that is my you it not with be his"))
+    vocabulary = known_words("the and of to a in that is my you it not with be his")
     table = measure_strategies(bundle, ["0", "1.5", "1.5 k=1", "1.5 p=0.5"], vocabulary, length=300, rows=2)
     assert list(table["strategy"]) == ["T = 0", "T = 1.5", "T = 1.5, top-k 1", "T = 1.5, top-p 0.5"]
     assert (table["characters"] == 600).all()

@@ -101,6 +101,11 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
+def known_words(text: str) -> set[str]:
+    """The set of (lower-case) words of ``text``: the real words generated text is checked against."""
+    return set(words(text))
+
+
 def real_word_share(text: str, vocabulary: set[str]) -> float:
     """Share of the words of ``text`` found in ``vocabulary`` (a set of lower-case words); NaN without words."""
     found = words(text)
@@ -115,7 +120,7 @@ def distinct_ngram_share(text: str, n: int = 4) -> float:
     return len(set(grams)) / len(grams) if grams else math.nan
 
 
-def surprise_bits(bundle, seed_text: str, texts: Sequence[str]) -> list[float]:
+def text_surprise_bits(bundle, seed_text: str, texts: Sequence[str]) -> list[float]:
     """The model's own mean ``-log2 p`` (bits/char, at T = 1) of each text, read after ``seed_text``.
 
     The state is carried from the start of the seed's last ``sample_len`` characters (as
@@ -149,7 +154,7 @@ def measure_strategies(
     Returns one row per strategy: ``strategy`` (its label), ``family``, ``temperature``, ``top_k``,
     ``top_p``, ``real_words``, ``distinct_4grams`` and ``surprise_bits`` (see the module docstring),
     each a mean over the ``rows`` texts, and ``characters``, how many were generated in all.
-    ``vocabulary`` is the set of real words (e.g. ``set(words(training_text))``).
+    ``vocabulary`` is the set of real words (e.g. ``known_words(training_text)``).
     """
     strategies = [parse_strategy(s) if isinstance(s, str) else s for s in strategies]
     if not strategies:
@@ -162,7 +167,7 @@ def measure_strategies(
     batch = [s for s in strategies for _ in range(rows)]
     texts = bundle.generator(seed_text, length, [s.temperature for s in batch], seed=seed, window=bundle.sample_len,
                              unknown="skip", top_k=[s.top_k for s in batch], top_p=[s.top_p for s in batch])
-    surprise = surprise_bits(bundle, seed_text, texts)
+    surprise = text_surprise_bits(bundle, seed_text, texts)
     records = []
     for k, strategy in enumerate(strategies):
         mine = range(k * rows, (k + 1) * rows)
