@@ -214,9 +214,9 @@ def test_the_html_escapes_the_text_and_shows_newlines():
 
 def test_the_html_colours_by_value_and_leaves_nan_uncoloured():
     out = colored_text_html("abc", [0.0, np.nan, 1.0], cmap="Greys", vmin=0, vmax=1, label="x").data
-    assert 'style="background-color: #ffffff; color: #000000" title="0">a</span>' in out
+    assert '<span style="background-color:#ffffff" title="0">a</span>' in out  # black ink on light colours
     assert ">b</span>" not in out and "</span>b<span" in out
-    assert 'style="background-color: #000000; color: #ffffff" title="1">c</span>' in out
+    assert '<span style="background-color:#000000;color:#ffffff" title="1">c</span>' in out
     assert "x: 0 " in out and " 1</div>" in out  # the legend's scale
     assert "title=" not in colored_text_html("ab", [0, 1], tooltips=False).data
 
@@ -229,7 +229,7 @@ def test_gate_saturation_counts_the_time_near_each_end():
     forget[:, 2] = [0.01, 0.99] * 5            # half and half
     inputs = np.full((steps, 3), 0.5)
     table = gate_saturation(synthetic_trace([np.zeros((steps, 3))], {"f": [forget], "i": [inputs]}))
-    assert list(table.columns) == ["layer", "gate", "unit", "left", "right"]
+    assert list(table.columns) == ["layer", "gate", "unit", "left", "right"] and table.attrs == {"low": 0.1, "high": 0.9}
     assert set(table["gate"]) == {"input", "forget", "output"} and len(table) == 9
     rows = table[table["gate"] == "forget"].set_index("unit")
     assert rows["left"].tolist() == [1.0, 0.0, 0.5] and rows["right"].tolist() == [0.0, 0.5, 0.5]

@@ -277,8 +277,9 @@ def plot_gate_saturation(saturation: pd.DataFrame, *, title: str = "How often th
 
     ``saturation`` is :func:`~textgen_helpers.activations.gate_saturation`'s table (columns
     ``layer, gate, unit, left, right``). A dot's x is the fraction of characters where that unit's
-    gate is nearly shut, its y the fraction where it is nearly open; layers have their own colours.
-    Dots on the dashed diagonal are saturated all the time; dots near (0, 0) never are. Returns the axes.
+    gate is nearly shut, its y the fraction where it is nearly open (the axis labels give the
+    thresholds the table was counted with); layers have their own colours. Dots on the dashed
+    diagonal are saturated all the time; dots near (0, 0) never are. Returns the axes.
     """
     import matplotlib.pyplot as plt
 
@@ -286,6 +287,8 @@ def plot_gate_saturation(saturation: pd.DataFrame, *, title: str = "How often th
     if missing:
         raise ValueError(f"saturation needs the columns of gate_saturation()'s table; missing {sorted(missing)}")
     gates = [gate for gate in ("forget", "input", "output") if gate in set(saturation["gate"])]
+    low, high = saturation.attrs.get("low"), saturation.attrs.get("high")  # the thresholds, if the table says
+    shut, open_ = ("", "") if low is None or high is None else (f", < {low:g}", f", > {high:g}")
     fig, axes = plt.subplots(1, len(gates), figsize=(4.2 * len(gates), 4.2), squeeze=False, layout="constrained")
     for ax, gate in zip(axes[0], gates, strict=True):
         rows = saturation[saturation["gate"] == gate]
@@ -295,8 +298,8 @@ def plot_gate_saturation(saturation: pd.DataFrame, *, title: str = "How often th
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)
         ax.set_aspect("equal")
-        ax.set_xlabel("fraction of characters nearly shut (left-saturated)")
-        ax.set_ylabel("fraction of characters nearly open (right-saturated)")
+        ax.set_xlabel(f"fraction of characters nearly shut{shut} (left-saturated)")
+        ax.set_ylabel(f"fraction of characters nearly open{open_} (right-saturated)")
         ax.set_title(f"{gate} gate")
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right", fontsize="small")
