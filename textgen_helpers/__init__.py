@@ -10,6 +10,7 @@ The functions the notebooks call, one module a concept::
     sampling    sample, apply_temperature                temperature
     generation  generate, FastGenerator, generate_reference
     bundle      save_bundle, load_bundle                 a trained model you can share
+    export      export_tfjs                              the model for TensorFlow.js, to generate in a web page
     ngram       NgramModel                               counting baselines
     activations lstm_trace, best_cells, ...              inside the LSTM, character by character
     plots       plot_history, LiveTraining, ...          figures in nats and bits
@@ -40,6 +41,7 @@ _EXPORTS = {
     "activations": ["lstm_trace", "LSTMTrace", "text_features", "best_cells", "surprise_bits", "colored_text_html",
                     "gate_saturation"],
     "bundle": ["save_bundle", "load_bundle", "shipped_bundle", "Bundle", "BundleError"],
+    "export": ["export_tfjs"],
     "runtime": ["setup", "set_seed", "fast_mode", "device_report", "import_tensorflow", "total_memory_bytes"],
     "ngram": ["NgramModel"],
     "distribute": ["make_strategy", "is_chief"],
