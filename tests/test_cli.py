@@ -30,7 +30,7 @@ def small_corpus(shakespeare, tmp_path):
     return path
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["generate"], ["corpora"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["generate"], ["corpora"], ["export-tfjs"]])
 def test_help_works_for_every_command(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         main([*command, "--help"])
@@ -68,6 +68,7 @@ def test_train_help_lists_the_original_flags(capsys):
     (["generate", "bundle", "--top-p", "1.5"], "top_p must be <= 1, got 1.5"),
     (["generate", "bundle", "--top-p", "most"], "expected a number for the top_p"),
     (["frobnicate"], "invalid choice"),
+    (["export-tfjs", "bundle"], "the following arguments are required: OUT_DIR"),
 ])
 def test_a_bad_argument_prints_one_line_and_exits_2(args, message, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -344,3 +345,28 @@ def test_train_on_a_mirrored_strategy_and_refuses_multiworker_with_the_reason(ab
     assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--sample-len", "10", "--distribute", "mirrored",
                  "--save-path", str(bundle), "--quiet"]) == 0
     assert (bundle / "model.keras").is_file()
+
+
+# --- export-tfjs ---------------------------------------------------------------------------------
+
+def test_export_tfjs_writes_a_layers_model_and_says_how_to_load_it(tmp_path, capsys):
+    from textgen_helpers.bundle import shipped_bundle
+
+    out_dir = tmp_path / "web-model"
+    assert main(["export-tfjs", str(shipped_bundle().path), str(out_dir)]) == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == ["group1-shard1of1.bin", "model.json", "textgen.json"]
+    out = capsys.readouterr().out
+    assert "1 weight shard (0.97 MB)" in out and "tf.loadLayersModel('web-model/model.json')" in out
+    assert json.loads((out_dir / "textgen.json").read_text())["sample_len"] == 32
+
+
+def test_export_tfjs_into_a_folder_that_is_not_an_export_exits_1_and_touches_nothing(tmp_path, capsys):
+    from textgen_helpers.bundle import shipped_bundle
+
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("my own page")
+    assert main(["export-tfjs", str(shipped_bundle().path), str(tmp_path / "site")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("textgen export-tfjs: error: refusing to export to") and "index.html" in err
+    assert [p.name for p in (tmp_path / "site").iterdir()] == ["index.html"]

@@ -7,9 +7,11 @@ flags work too) and calls the same functions the notebooks call::
     textgen train shakespeare --lstm-layer-size 128,128 --epochs 120 --save-path models/shakespeare
     textgen generate models/shakespeare --length 200 --temperature 0.5
     textgen generate models/shakespeare --temperature 1 --top-k 10 --top-p 0.9
+    textgen export-tfjs models/shakespeare web/model
 
 ``--top-k K`` keeps the K likeliest characters at each step and ``--top-p P`` the fewest likeliest
 whose probability reaches P (nucleus sampling), both after the temperature (see ``sampling.py``).
+``export-tfjs`` writes a bundle as a TensorFlow.js LayersModel for a web page (see ``export.py``).
 
 Flags are spelled in full (``--epoch`` is not ``--epochs``). A bad argument prints one line on
 stderr and exits with status 2; a problem found while running (a missing corpus, a damaged bundle)
@@ -166,6 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--unknown", choices=["error", "skip", "replace"], default="error",
                      help="what to do with seed characters the model does not know")
     gen.set_defaults(run=_generate, prog="textgen generate", parser=gen)
+
+    export = commands.add_parser(
+        "export-tfjs", help="export a model bundle to TensorFlow.js, for generating in a web page",
+        description="Write a model bundle as a TensorFlow.js LayersModel: model.json and its weight shards, which "
+                    "tf.loadLayersModel('OUT_DIR/model.json') loads in any page, and textgen.json with the "
+                    "vocabulary and the page's settings. web/ holds a page that generates with it (`make web`). "
+                    "OUT_DIR must be new, empty, or an earlier export; any other folder is left as it is.")
+    export.add_argument("bundle", metavar="BUNDLE", type=Path, help="a folder written by `textgen train --save-path`")
+    export.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="the folder to write, such as web/model")
+    export.set_defaults(run=_export_tfjs, prog="textgen export-tfjs", parser=export)
     return parser
 
 
@@ -293,6 +305,18 @@ def _generate(args) -> int:
     if interrupted:
         print(f"{args.prog}: interrupted after {_count(done, 'character')}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    return 0
+
+
+def _export_tfjs(args) -> int:
+    from .export import MODEL_JSON, SETTINGS_JSON, export_tfjs
+
+    out_dir = export_tfjs(args.bundle, args.out_dir)
+    shards = sorted(p for p in out_dir.iterdir() if p.suffix == ".bin")
+    megabytes = sum(p.stat().st_size for p in shards) / 1e6
+    print(f"exported {args.bundle} to {out_dir} for TensorFlow.js: {MODEL_JSON}, {_count(shards, 'weight shard')} "
+          f"({megabytes:.2f} MB) and {SETTINGS_JSON}. A page beside the folder loads it with "
+          f"tf.loadLayersModel('{out_dir.name}/{MODEL_JSON}'); web/ generates with it (`make web`)")
     return 0
 
 
