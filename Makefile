@@ -7,13 +7,18 @@
 #   make bundle     retrain the model bundle shipped in data/bundles/ (ten minutes); then re-save its
 #                   model.keras under the oldest Keras pyproject.toml allows (tests/test_packaging.py)
 #   make slider     serve the temperature slider as a standalone page (Voila) on http://localhost:8866
-#   make screenshots  run the browser test of the slider and copy its picture to docs/images/slider.png
-#                     (needs Chromium: apt-get install chromium)
+#   make web        export the shipped bundle to TensorFlow.js (web/model) and serve web/, which generates in
+#                   the browser, on http://127.0.0.1:8000 (WEB_PORT=...; needs npm for TensorFlow.js)
+#   make screenshots  run the browser tests of the slider and of web/ and copy their pictures to
+#                     docs/images/slider.png and web.png (needs Chromium: apt-get install chromium)
 #   make bench      re-measure docs/benchmarks.md (about 25 minutes)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# TensorFlow.js for web/, pinned by web/package-lock.json, in the ignored web/node_modules/.
+NPM_STAMP := web/node_modules/.installed
+WEB_PORT ?= 8000
 
 # Downloaded corpora stay inside the project (git-ignored); a folder of local copies beside the
 # project, if there is one, serves as the mirror (see README: "Corpora").
@@ -24,7 +29,7 @@ SHIPPED_BUNDLE := data/bundles/shakespeare-128x2
 RECOMMENDED := --lstm-layer-size 128,128 --sample-len 32 --dropout 0.1 --clipnorm 1 --examples-per-epoch 20000 \
 	--reduce-lr-on-plateau
 
-.PHONY: start test demo notebooks bundle slider screenshots bench clean
+.PHONY: start test demo notebooks bundle slider web screenshots bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,10 +37,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,browser]'
 	touch $(STAMP)
 
+# --ignore-scripts: TensorFlow.js needs no install script (the only one, core-js's, prints a banner).
+$(NPM_STAMP): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "make: npm is needed to install TensorFlow.js for web/ (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	touch $(NPM_STAMP)
+
 start: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: $(STAMP)
+test: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
@@ -56,15 +67,22 @@ bundle: $(STAMP)
 slider: $(STAMP)
 	$(BIN)/voila apps/slider.ipynb --port=8866 --no-browser
 
-# The browser test writes its screenshot under the ignored test-artifacts/; only this target updates
-# the committed picture, and only when the test passed.
-screenshots: $(STAMP)
-	rm -f test-artifacts/browser/slider.png
+web: $(STAMP) $(NPM_STAMP)
+	$(BIN)/textgen export-tfjs $(SHIPPED_BUNDLE) web/model
+	@echo "web/ generates in the browser at http://127.0.0.1:$(WEB_PORT)/ (Ctrl-C stops the server)"
+	$(BIN)/python -m http.server $(WEB_PORT) --bind 127.0.0.1 --directory web
+
+# The browser tests write their screenshots under the ignored test-artifacts/; only this target updates
+# the committed pictures, and only when the tests passed.
+screenshots: $(STAMP) $(NPM_STAMP)
+	rm -f test-artifacts/browser/slider.png test-artifacts/browser/web.png
 	TEXTGEN_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/browser/test_slider.py -k jupyterlab -q -p no:cacheprovider
 	cp test-artifacts/browser/slider.png docs/images/slider.png
+	TEXTGEN_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/browser/test_web.py -q -p no:cacheprovider
+	cp test-artifacts/browser/web.png docs/images/web.png
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) models notebooks/models notebooks/checkpoints .pytest_cache
+	rm -rf $(VENV) models notebooks/models notebooks/checkpoints .pytest_cache web/node_modules web/model
