@@ -101,3 +101,28 @@ def test_measuring_strategies_gives_one_row_each_and_tells_greedy_from_hot(bundl
     assert hot["surprise_bits"] > nucleus["surprise_bits"] > greedy["surprise_bits"] - 1e-9
     with pytest.raises(ValueError, match="needs its own temperature"):
         measure_strategies(bundle, ["k=3"], vocabulary)
+
+
+def test_the_strategies_figure_draws_each_family_against_surprise_and_rings_the_book(bundle):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from textgen_helpers.plots import plot_strategies
+
+    vocabulary = known_words("the and of to a in that is my you it not with be his")
+    table = measure_strategies(bundle, ["0", "0.25", "0.5", "1", "1 k=3", "1 k=10", "1 p=0.8"], vocabulary,
+                               length=200, rows=1)
+    fig = plot_strategies(table, reference={"label": "real text", "surprise_bits": 2.2, "real_words": 0.9,
+                                            "distinct_4grams": 0.99})
+    left, right = fig.axes
+    assert "bits per character" in left.get_xlabel() and "real words" in left.get_ylabel()
+    assert "4-grams" in right.get_ylabel()
+    labels = [text.get_text() for text in right.get_legend().get_texts()]
+    assert {"temperature", "top-k at T = 1", "top-p at T = 1", "real text"} <= set(labels)
+    families = {line.get_label(): line for line in left.get_lines()}
+    np.testing.assert_allclose(sorted(families["temperature"].get_xdata()),
+                               sorted(table.loc[table["family"] == "temperature", "surprise_bits"]))
+    ring = families["the book's temperatures (0, 0.25, 0.5, 0.75)"]
+    assert len(ring.get_xdata()) == 3  # 0, 0.25 and 0.5 were measured; 0.75 was not
+    with pytest.raises(ValueError, match="surprise_bits"):
+        plot_strategies(table.drop(columns="surprise_bits"))

@@ -7,7 +7,8 @@ The functions the notebooks call, one module a concept::
     windows     onehot_windows, window_dataset, ...      cutting text into training examples
     model       build_model, parse_layer_sizes, ...      stacked LSTMs
     training    train, TrainingConfig, evaluate_loss     fit with curves, samples, checkpoints
-    sampling    sample, apply_temperature                temperature
+    sampling    sample, apply_temperature                temperature, top-k and top-p
+    strategies  measure_strategies, parse_strategies     what each sampling strategy writes, measured
     generation  generate, FastGenerator, generate_reference
     bundle      save_bundle, load_bundle                 a trained model you can share
     export      export_tfjs                              the model for TensorFlow.js, to generate in a web page
@@ -37,6 +38,7 @@ _EXPORTS = {
     "training": ["train", "TrainingConfig", "TrainingRun", "evaluate_loss", "TimeBudget", "Checkpoint",
                  "halve_lr_on_plateau"],
     "sampling": ["sample", "apply_temperature", "check_temperature", "BOOK_TEMPERATURES"],
+    "strategies": ["Strategy", "parse_strategies", "measure_strategies", "measure_text", "known_words"],
     "generation": ["generate", "generate_reference", "FastGenerator"],
     "activations": ["lstm_trace", "LSTMTrace", "text_features", "best_cells", "surprise_bits", "colored_text_html",
                     "gate_saturation"],
@@ -46,7 +48,8 @@ _EXPORTS = {
     "ngram": ["NgramModel"],
     "distribute": ["make_strategy", "is_chief"],
     "plots": ["plot_history", "LiveTraining", "samples_table_html", "draw_generation_loop", "draw_stacked_lstm",
-              "plot_next_char_distribution", "plot_next_char_panels", "plot_entropy_vs_temperature", "entropy_bits",
+              "plot_next_char_distribution", "plot_next_char_panels", "plot_entropy_vs_temperature", "plot_strategies",
+              "entropy_bits",
               "SHANNON_BITS", "plot_gate_saturation"],
     "widgets": ["TemperaturePanel", "NextCharExplorer", "next_char_probs"],
 }

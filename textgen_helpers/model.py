@@ -191,6 +191,18 @@ def model_framing(model: keras.Model) -> str:
     return "seq2one" if rank == 2 else "seq2seq"
 
 
+def call_model(model: keras.Model, x, *, training: bool = False):
+    """``model(x)`` for a one-input model, in the input structure Keras recorded for it.
+
+    A model built here records its input as one tensor; one loaded from a ``.keras`` file written by
+    an older Keras (such as the shipped bundle, saved by Keras 3.7) records a list of one, and newer
+    Keras warns when such a model is called with a bare tensor.
+    """
+    if isinstance(getattr(model, "_inputs_struct", None), (list, tuple)) and len(model.inputs) == 1:
+        x = [x]
+    return model(x, training=training)
+
+
 def model_vocab_size(model: keras.Model) -> int:
     """V as the model sees it: the width of its output layer."""
     return int(model.outputs[0].shape[-1])

@@ -307,6 +307,55 @@ def plot_gate_saturation(saturation: pd.DataFrame, *, title: str = "How often th
     return axes[0]
 
 
+def plot_strategies(table: pd.DataFrame, *, reference: dict | None = None, marked: Sequence[float] = BOOK_TEMPERATURES,
+                    title: str = "What each sampling strategy writes"):
+    """Real words and repetition against the model's surprise, one line per family of strategies.
+
+    ``table`` is :func:`~textgen_helpers.strategies.measure_strategies`'s; ``reference`` (optional)
+    places a real text: ``{"label", "surprise_bits", "real_words", "distinct_4grams"}``. Points at
+    the temperatures in ``marked`` (the book's) are ringed. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    needed = {"family", "temperature", "top_k", "top_p", "surprise_bits", "real_words", "distinct_4grams"}
+    if not needed <= set(table.columns):
+        raise ValueError(f"table lacks the columns {sorted(needed - set(table.columns))}; pass measure_strategies()'s table")
+    marked = [] if marked is None or len(marked) == 0 else check_temperatures(marked)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharex=True)
+    measures = (("real_words", "share of generated words that are real words"),
+                ("distinct_4grams", "share of word 4-grams that are distinct"))
+    families = list(dict.fromkeys(table["family"]))
+    for ax, (column, ylabel) in zip(axes, measures, strict=True):
+        for family, color in zip(families, itertools.cycle(("#2f6db5", "#c0392b", "#2e8b57", "#8e44ad")), strict=False):
+            rows = table[table["family"] == family].sort_values("surprise_bits")
+            temps = sorted(set(rows["temperature"]))
+            name = family if family == "temperature" else f"{family} at T = {', '.join(f'{t:g}' for t in temps)}"
+            ax.plot(rows["surprise_bits"], rows[column], "o-", color=color, markersize=4, label=name)
+            # Each point is labelled with what varies along its line: T, k or p (left panel only, where the
+            # lines are apart; on the right most points sit at 1). Offsets keep the families' labels apart.
+            offset = {"temperature": (4, 4), "top-k": (4, -11), "top-p": (-16, 5)}.get(family)
+            value_of = {"temperature": "temperature", "top-k": "top_k", "top-p": "top_p"}.get(family)
+            for _, row in rows.iterrows():
+                if value_of is None or (column != "real_words" and family != "temperature"):
+                    continue
+                ax.annotate(f"{row[value_of]:g}", (row["surprise_bits"], row[column]), textcoords="offset points",
+                            xytext=offset, fontsize=7, color=color)
+            if family == "temperature" and marked:
+                book = rows[rows["temperature"].isin(marked)]
+                ax.plot(book["surprise_bits"], book[column], "o", markersize=11, markerfacecolor="none",
+                        markeredgecolor="black", label="the book's temperatures (0, 0.25, 0.5, 0.75)")
+        if reference is not None:
+            ax.plot([reference["surprise_bits"]], [reference[column]], "*", markersize=14, color="#f39c12",
+                    markeredgecolor="black", label=reference.get("label", "real text"))
+        ax.set_xlabel("model's own surprise at what was written (bits per character, read at T = 1)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    axes[1].legend(loc="lower right", fontsize="small")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def entropy_bits(probs) -> float:
     """Entropy of a distribution ``probs [V]`` in bits: ``-sum p log2 p`` (0 log 0 counts as 0)."""
     probs = np.asarray(probs, dtype=np.float64)

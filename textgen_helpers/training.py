@@ -32,6 +32,7 @@ from .checks import check_scalar, check_seed
 from .distribute import check_model_in_scope, distributed_windows, is_chief
 from .generation import FastGenerator, stateful_loss
 from .model import (
+    call_model,
     format_layer_sizes,
     lstm_layer_sizes,
     model_framing,
@@ -554,10 +555,10 @@ def _loss_function(model: keras.Model):
     def batch_loss(x, y, w):
         model = model_ref()
         if framing == "seq2one":
-            probs = model(tf.one_hot(x, vocab_size), training=False)
+            probs = call_model(model, tf.one_hot(x, vocab_size))
             nats = -tf.math.log(tf.clip_by_value(tf.gather(probs, y, batch_dims=1), 1e-7, 1.0))
         else:
-            logits = model(x, training=False)
+            logits = call_model(model, x)
             nats = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
         return tf.reduce_sum(nats * w), tf.reduce_sum(w)
 

@@ -166,15 +166,15 @@ class NextCharExplorer:
 
 def next_char_probs(model, ids) -> np.ndarray:
     """``[V]`` probabilities of the character after ``ids`` (works for both framings)."""
-    from .model import model_framing
+    from .model import call_model, model_framing
     from .runtime import import_tensorflow
 
     tf, _ = import_tensorflow()
     ids = np.asarray(ids, dtype=np.int32)[None, :]
     if model_framing(model) == "seq2one":
         vocab_size = int(model.outputs[0].shape[-1])
-        return model(tf.one_hot(ids, vocab_size), training=False).numpy()[0].astype(np.float64)
-    logits = model(ids, training=False)[0, -1]
+        return call_model(model, tf.one_hot(ids, vocab_size)).numpy()[0].astype(np.float64)
+    logits = call_model(model, ids)[0, -1]
     return tf.nn.softmax(logits).numpy().astype(np.float64)
 
 
