@@ -2,9 +2,13 @@
 
 TensorFlow prints C++ log lines while it loads (on a machine without CUDA drivers, two
 "Could not find cuda drivers" lines that a reader would wonder about). The package's modules
-import Keras through :func:`import_tensorflow`, which sets ``TF_CPP_MIN_LOG_LEVEL=3`` and
-``TF_ENABLE_ONEDNN_OPTS=0`` unless they are already set, and hides what the C++ side prints
-while the libraries load. Nothing else is hidden: Python warnings and errors still show.
+import Keras through :func:`import_tensorflow`, which sets ``TF_ENABLE_ONEDNN_OPTS=0`` and
+``TF_CPP_MIN_LOG_LEVEL`` unless they are already set, and holds back what the C++ side prints
+while the libraries load. What is held back is not thrown away: on a machine with an NVIDIA GPU
+(``nvidia-smi`` or ``/dev/nvidia0``, as on a Colab GPU runtime) that TensorFlow then cannot use,
+it is shown as a warning, since it says why (a missing or mismatched CUDA or cuDNN library).
+There the log level is 2, so TensorFlow's own errors keep showing; on a machine without one it
+is 3 (fatal errors only). Python warnings and errors always show.
 """
 
 from __future__ import annotations
@@ -12,21 +16,32 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
+import warnings
 
 FAST_ENV = "TEXTGEN_FAST"
 
 
 def import_tensorflow():
-    """Import TensorFlow and Keras with their start-up log lines silenced; returns ``(tf, keras)``."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """Import TensorFlow and Keras with their start-up log lines held back; returns ``(tf, keras)``."""
+    gpu_present = nvidia_gpu_present()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if gpu_present else "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     if "tensorflow" not in sys.modules:
-        with _native_stderr_silenced():
+        with _native_stderr_captured() as captured:
             import tensorflow as tf
 
-            tf.config.list_physical_devices()  # loads the device plugins now, while silenced
+            gpus = tf.config.list_physical_devices("GPU")  # loads the device plugins now, while captured
             import keras  # noqa: F401
+        if gpu_present and not gpus:
+            said = "".join(captured).strip() or "(nothing)"
+            warnings.warn(
+                "this machine has an NVIDIA GPU, but TensorFlow cannot use it and will run on the CPU. "
+                "Check that the installed TensorFlow is a GPU build (pip install 'tensorflow[and-cuda]') and that its "
+                f"CUDA and cuDNN libraries load. TensorFlow said while loading:\n{said}",
+                RuntimeWarning, stacklevel=2)
     import keras
     import tensorflow as tf
 
@@ -34,6 +49,11 @@ def import_tensorflow():
     if logger.getEffectiveLevel() < logging.WARNING:  # INFO lines ("Using MirroredStrategy with ...") are noise
         logger.setLevel(logging.WARNING)
     return tf, keras
+
+
+def nvidia_gpu_present() -> bool:
+    """True where an NVIDIA GPU and its driver are installed (``nvidia-smi`` on the PATH, or ``/dev/nvidia0``)."""
+    return shutil.which("nvidia-smi") is not None or os.path.exists("/dev/nvidia0")
 
 
 def setup(seed: int = 0) -> bool:
@@ -75,8 +95,9 @@ def device_report() -> dict:
     for gpu in gpus:
         details = tf.config.experimental.get_device_details(gpu)
         names.append(details.get("device_name", gpu.name))
+    unused = "; an NVIDIA GPU is present, but TensorFlow cannot use it: see the warning" if nvidia_gpu_present() else ""
     return {
-        "device": f"GPU: {', '.join(names)}" if gpus else f"CPU ({os.cpu_count()} cores)",
+        "device": f"GPU: {', '.join(names)}" if gpus else f"CPU ({os.cpu_count()} cores{unused})",
         "gpus": names,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
@@ -107,20 +128,24 @@ def total_memory_bytes() -> int | None:
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced():
-    """Point file descriptor 2 at /dev/null for the duration (C++ logging writes there directly)."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real stderr (some embedded interpreters)
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
+def _native_stderr_captured():
+    """Point file descriptor 2 at a temporary file for the duration (C++ logging writes there directly).
+
+    Yields a list that holds, once the block has ended, the text written there.
+    """
+    text: list[str] = []
+    with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as captured:
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError, AttributeError):  # no real stderr (some embedded interpreters)
+            yield text
+            return
+        try:
+            os.dup2(captured.fileno(), 2)
+            yield text
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            text.append(captured.read())

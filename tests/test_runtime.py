@@ -1,0 +1,51 @@
+"""The runtime: TensorFlow's start-up lines are held back, but never where they explain an unused GPU."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from textgen_helpers.runtime import nvidia_gpu_present
+
+ROOT = Path(__file__).resolve().parents[1]
+PROBE = """
+import json, os, warnings
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from textgen_helpers.runtime import device_report, import_tensorflow
+    import_tensorflow()
+print(json.dumps({"level": os.environ["TF_CPP_MIN_LOG_LEVEL"], "device": device_report()["device"],
+                  "warnings": [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]}))
+"""
+
+
+def _probe(tmp_path, *, fake_gpu: bool) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")}
+    env["PYTHONPATH"] = str(ROOT)
+    if fake_gpu:  # an nvidia-smi on the PATH, as on a GPU runtime whose TensorFlow cannot use the GPU
+        (tmp_path / "nvidia-smi").write_text("#!/bin/sh\necho 'NVIDIA-SMI (test stand-in)'\n")
+        (tmp_path / "nvidia-smi").chmod(0o755)
+        env["PATH"] = f"{tmp_path}{os.pathsep}{env.get('PATH', '')}"
+    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_an_unused_gpu_is_explained_with_what_tensorflow_said_while_loading(tmp_path):
+    if nvidia_gpu_present():
+        pytest.skip("this machine has an NVIDIA GPU; the test stands one in on machines without")
+    seen = _probe(tmp_path, fake_gpu=True)
+    assert seen["level"] == "2"  # TensorFlow's own errors keep showing where a GPU should be used
+    (warning,) = seen["warnings"]
+    assert "NVIDIA GPU, but TensorFlow cannot use it" in warning and "TensorFlow said while loading:" in warning
+    assert "see the warning" in seen["device"]
+
+
+def test_without_a_gpu_the_start_up_lines_stay_quiet(tmp_path):
+    if nvidia_gpu_present():
+        pytest.skip("this machine has an NVIDIA GPU")
+    seen = _probe(tmp_path, fake_gpu=False)
+    assert seen == {"level": "3", "device": f"CPU ({os.cpu_count()} cores)", "warnings": []}
