@@ -101,3 +101,31 @@ def test_the_shipped_bundle_loads_under_the_oldest_keras_allowed():
     as_tuple = lambda v: tuple(int(p) for p in v.split(".")[:2])  # noqa: E731
     assert as_tuple(saved["keras_version"]) <= as_tuple(floor), (
         f"the shipped bundle was saved by Keras {saved['keras_version']}, newer than the floor keras>={floor}")
+
+
+def _install_lines(path: Path) -> list[str]:
+    """Every `textgen-helpers @ git+...` install spec in a notebook's set-up cell or in a text file."""
+    if path.suffix == ".ipynb":
+        import json
+
+        cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+        text = "".join(cells[0]["source"]) if cells else ""
+    else:
+        text = path.read_text(encoding="utf-8")
+    return re.findall(r"textgen-helpers @ git\+\S+?(?=[\"`'\s])", text)
+
+
+def test_every_colab_install_line_names_this_releases_tag():
+    import textgen_helpers
+
+    version = _pyproject()["project"]["version"]
+    assert textgen_helpers.__version__ == version, "textgen_helpers.__version__ and pyproject.toml's version differ"
+    expected = f"textgen-helpers @ git+https://github.com/textgen-workshop/textgen@v{version}"
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "apps").glob("*.ipynb"))
+    for path in notebooks + [ROOT / "README.md"]:
+        found = _install_lines(path)
+        if path.parent.name == "notebooks":
+            assert found, f"{path.name}: its set-up cell does not install the package on Colab"
+        assert set(found) <= {expected}, (
+            f"{path.relative_to(ROOT)} installs {found}; every install line must name the release tag "
+            f"v{version} (run `make pin-colab` after changing the version in pyproject.toml)")
