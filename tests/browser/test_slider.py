@@ -80,6 +80,11 @@ def exercise_slider(page, panel: Panel, screenshot=None) -> dict:
     ``screenshot``, a path, gets a picture of the panel after the keyboard moves.
     """
     panel.root.locator(".textgen-column").first.wait_for(timeout=120_000)
+    # "Run All" leaves the notebook scrolled to its end, and JupyterLab does not lay out cells far
+    # out of view (their text reads as empty): bring the panel into view first.
+    panel.root.scroll_into_view_if_needed()
+    page.wait_for_function("(root) => document.querySelector(root + ' .widget-readout').innerText.trim() !== ''",
+                           arg=".textgen-panel", timeout=30_000)
     start_t, start_text = panel.slider_temperature(), panel.text()
     assert panel.shown_temperature() == pytest.approx(start_t)
     latencies = []
@@ -126,7 +131,7 @@ def exercise_eight_columns(page, panel: Panel) -> dict:
     compare = panel.root.locator(".widget-text input").first
     compare.fill(EIGHT_COLUMNS)
     compare.press("Enter")
-    page.wait_for_function("(root) => document.querySelectorAll(root + ' .textgen-column').length === 8",
+    page.wait_for_function("(root) => document.querySelector(root).querySelectorAll('.textgen-column').length === 8",
                            arg=".textgen-panel", timeout=30_000)
     headings = panel.root.locator(".textgen-heading").all_inner_texts()
     assert headings[1:] == ["T = 0.25", "T = 0.5", "T = 1, top-k 5", "T = 1, top-p 0.9", "T = 0.5, top-k 3",
