@@ -750,7 +750,7 @@ def write_markdown(results: dict, path: Path) -> None:
             f"temperatures in one call take {results['fast_generator_ms_400_chars_4_temperatures']:g} ms, against about "
             f"{4 * results['fast_generator_ms_400_chars']:.0f} ms for four separate calls.")
     if results["targets"].get("rows8_cost", {}).get("met") is False:
-        mm = results["panel_matmul_only_ms_400_steps"]
+        mm, panel = results["panel_matmul_only_ms_400_steps"], results["panel_ms_400_chars"]
         missed.append(
             f"- **Eight columns cost {results['rows8_cost']:g}x one, not 1.5x** ({results['rows8_cost_temperatures']:g}x "
             "with temperatures alone). Extra rows are nearly free only where one row is bound by per-operation "
@@ -758,8 +758,11 @@ def write_markdown(results: dict, path: Path) -> None:
             "times slower (the table above). Under XLA one row is already efficient and eight rows do eight times the "
             "arithmetic of the matrix products (about 205,000 multiply-adds per character per row for 2x128). Tried while "
             "developing it: the LSTMs' matrix products alone, in a compiled 400-step loop, took "
-            f"{mm['h_at_w_1_rows']:g} ms for one row and {mm['h_at_w_8_rows']:g} ms for eight in this run, so the "
-            "arithmetic alone scales about as the whole generator does; the transposed product (weights times a "
+            f"{mm['h_at_w_1_rows']:g} ms for one row and {mm['h_at_w_8_rows']:g} ms for eight in this run "
+            f"({mm['h_at_w_8_rows'] / mm['h_at_w_1_rows']:.1f}x: the arithmetic alone is over the target); the "
+            "filter of the strategies' rows (a [rows, 65, 65] ranking each step) adds "
+            f"{panel['xla_strategies_8_rows'] - panel['xla_temperatures_8_rows']:.0f} ms for eight rows, where sorting "
+            "twice a step, tried first, took 85 to 140 ms for the panel's eight columns; the transposed product (weights times a "
             f"column per row) took {mm['transposed_1_rows']:g} and {mm['transposed_8_rows']:g} ms; a broadcast "
             "multiply-and-sum was several times slower still; sampling is not the cost (eight greedy rows, no noise drawn, took as long as eight "
             "sampled ones); and choosing the compiled variant by batch size does not help, since XLA is the faster at "
