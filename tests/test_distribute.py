@@ -6,6 +6,7 @@ must be set before TensorFlow starts, and must not leak into other tests.
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -59,13 +60,72 @@ def test_a_global_batch_that_does_not_split_evenly_is_refused():
         distributed_windows(TwoReplicas(), lambda: None, 7)
 
 
-def test_multiworker_is_refused_with_the_reason_and_unknown_names_too():
+def test_unknown_strategy_names_and_a_broken_tf_config_are_explained(monkeypatch):
     from textgen_helpers.distribute import make_strategy
 
-    with pytest.raises(ValueError, match="keras-team/keras#20585"):
-        make_strategy("multiworker")
     with pytest.raises(ValueError, match="must be one of"):
         make_strategy("horovod")
+    monkeypatch.setenv("TF_CONFIG", "{cluster: [")
+    with pytest.raises(ValueError, match="TF_CONFIG is not valid JSON"):
+        make_strategy("multiworker")
+
+
+def _free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _run_cluster(command, outs):
+    """Start one process per worker, each with its TF_CONFIG; wait for all, and kill all whatever happens."""
+    ports = _free_ports(len(outs))
+    cluster = {"worker": [f"localhost:{port}" for port in ports]}
+    processes = []
+    try:
+        for index, out in enumerate(outs):
+            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+            processes.append(subprocess.Popen(command(out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                              env={**os.environ, "TF_CONFIG": tf_config}))
+        results = [p.communicate(timeout=TIMEOUT) for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    for p, (_, stderr) in zip(processes, results, strict=True):
+        assert p.returncode == 0, stderr[-3000:]
+    return [stdout for stdout, _ in results]
+
+
+def test_two_workers_on_localhost_train_as_one_device_and_only_the_chief_writes(single, tmp_path):
+    outs = [tmp_path / "worker0", tmp_path / "worker1"]
+    stdouts = _run_cluster(lambda out: [sys.executable, str(SCRIPT), "multiworker", str(out)], outs)
+    chief, other = (json.loads(out.strip().splitlines()[-1]) for out in stdouts)
+    assert chief["replicas_in_sync"] == other["replicas_in_sync"] == 2  # one replica on each worker
+    assert chief["chief"] and not other["chief"]
+    _assert_same_weights(chief, other, atol=0)  # every step all-reduced: the workers hold the same weights
+    _assert_same_weights(chief, single)  # and those of one device with the same global batch and seed
+    np.testing.assert_allclose(chief["loss"], single["loss"], rtol=1e-5)
+    assert (outs[0] / "bundle" / "model.keras").is_file() and (outs[0] / "checkpoint").is_dir()
+    assert not outs[1].exists()  # the other worker wrote nothing
+
+
+def test_the_command_line_trains_on_two_workers_and_the_chief_saves(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer. " * 80)
+    outs = [tmp_path / "worker0", tmp_path / "worker1"]
+    train = ["train", str(corpus), "--lstm-layer-size", "8", "--sample-len", "16", "--batch-size", "8",
+             "--examples-per-epoch", "32", "--epochs", "1", "--display-length", "10", "--distribute", "multiworker",
+             "--quiet"]
+    _run_cluster(lambda out: [sys.executable, "-c", "import sys; from textgen_helpers.cli import main; "
+                              "sys.exit(main(sys.argv[1:]))", *train, "--save-path", str(out / "bundle")], outs)
+    assert (outs[0] / "bundle" / "model.keras").is_file()
+    assert not (outs[1] / "bundle").exists()
 
 
 def test_only_the_chief_of_a_multiworker_cluster_writes(monkeypatch):

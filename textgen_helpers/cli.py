@@ -132,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--reduce-lr-on-plateau", dest="reduce_lr_on_plateau", action="store_true",
                        help="halve the learning rate after an epoch whose validation loss did not improve")
     train.add_argument("--distribute", choices=["none", "mirrored", "multiworker", "tpu"], default="none",
-                       help="tf.distribute strategy: mirrored uses every GPU of this machine; tpu a TPU runtime "
-                            "(untested here); multiworker is refused, as Keras 3's fit does not support it. "
-                            "--batch-size stays the global batch")
+                       help="tf.distribute strategy: mirrored uses every GPU of this machine; multiworker every "
+                            "machine TF_CONFIG names (run the same command on each; only the chief saves); tpu a "
+                            "TPU runtime (untested here). --batch-size stays the global batch")
     train.add_argument("--max-minutes", dest="max_minutes", type=_positive_float, default=None,
                        help="stop after this many minutes of training")
     train.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64-1")
@@ -198,7 +198,7 @@ def _corpora(args) -> int:
 def _train(args) -> int:
     from .bundle import check_bundle_target, save_bundle
     from .corpus import load_corpus
-    from .distribute import make_strategy
+    from .distribute import is_chief, make_strategy
     from .model import build_model, format_layer_sizes, nats_to_bits
     from .runtime import device_report, set_seed
     from .training import Checkpoint, TrainingConfig, halve_lr_on_plateau, train
@@ -250,7 +250,10 @@ def _train(args) -> int:
         last = run.history.iloc[-1]
         print(f"trained {int(last['epoch'])} epochs in {minutes:.1f} min: best validation loss "
               f"{run.best_val_loss:.3f} nats/char ({nats_to_bits(run.best_val_loss):.2f} bits/char)")
-    if args.save_path is not None:
+    if args.save_path is not None and not is_chief(strategy):
+        print("this worker does not save: the chief of the cluster writes the bundle to its --save-path",
+              file=sys.stderr)
+    elif args.save_path is not None:
         training = {**config.to_dict(), "learning_rate": args.learning_rate, "optimizer": args.optimizer,
                     "clipnorm": args.clipnorm, "reduce_lr_on_plateau": args.reduce_lr_on_plateau,
                     "command": shlex.join(["textgen", *args.argv])}

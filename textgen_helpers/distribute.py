@@ -9,9 +9,10 @@ A strategy is a one-line change; everything else stays the same::
 ``batch_size`` stays the *global* batch: every step, the replicas split one global batch between
 them (:func:`distributed_windows`), so a run on N replicas sees exactly the windows, and takes
 exactly the steps, of a run on one device with the same batch size and seed. Several machines
-(``MultiWorkerMirroredStrategy``) are not offered: Keras 3's ``fit`` fails under that strategy
-(keras-team/keras#20585). The data pipeline and :func:`is_chief` (only the chief writes
-checkpoints and bundles) are ready for it once Keras supports it.
+(``MultiWorkerMirroredStrategy``: one process a machine, each told the cluster by ``TF_CONFIG``)
+train the same way; there Keras 3's ``fit`` fails (keras-team/keras#20585), so ``train`` runs
+Keras's own ``train_step`` on every replica in a short loop of its own, and only the chief
+(:func:`is_chief`) writes checkpoints and bundles.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from .runtime import import_tensorflow
 
 tf, keras = import_tensorflow()
 
-STRATEGIES = ("none", "mirrored", "multiworker", "tpu")  # multiworker: refused with the reason, see make_strategy
+STRATEGIES = ("none", "mirrored", "multiworker", "tpu")
 
 
 def make_strategy(name: str = "none"):
-    """``"none"`` (None: the default device), ``"mirrored"`` (every local GPU, or the CPU) or
-    ``"tpu"`` (a Colab or Cloud TPU; untested here). ``"multiworker"`` raises ValueError with the
-    reason: Keras 3's ``fit`` does not support ``MultiWorkerMirroredStrategy``.
+    """``"none"`` (None: the default device), ``"mirrored"`` (every local GPU, or the CPU),
+    ``"multiworker"`` (every machine of the cluster that ``TF_CONFIG`` names; without it, this
+    machine alone) or ``"tpu"`` (a Colab or Cloud TPU; untested here).
     """
     if name not in STRATEGIES:
         raise ValueError(f"distribution strategy must be one of {STRATEGIES}, got {name!r}")
@@ -39,12 +40,14 @@ def make_strategy(name: str = "none"):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        # Keras 3's fit() cannot train under MultiWorkerMirroredStrategy: it averages the first batch
-        # and every step's logs with strategy.reduce, which that strategy cannot do for them
-        # (keras-team/keras#20585; TensorFlow's own multi-worker Keras tutorial fails the same way).
-        raise ValueError("multi-worker training is not available: Keras 3's fit() does not work with "
-                         "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585). Use --distribute "
-                         "mirrored for every GPU of one machine, or tpu on a TPU runtime")
+        if "TF_CONFIG" in os.environ:
+            try:
+                json.loads(os.environ["TF_CONFIG"])
+            except ValueError as err:
+                raise ValueError(f"TF_CONFIG is not valid JSON ({err}); set it like "
+                                 '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                                 '"task": {"type": "worker", "index": 0}}') from None
+        return tf.distribute.MultiWorkerMirroredStrategy()
     try:  # a TPU: connect through the cluster resolver (Colab's TPU runtime sets it up)
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)
@@ -64,6 +67,11 @@ def is_chief(strategy=None) -> bool:
         return True
     has_chief = "chief" in (json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster") or {})
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def is_multi_worker(strategy) -> bool:
+    """True for a ``MultiWorkerMirroredStrategy`` (which :func:`~textgen_helpers.training.train` runs with its own loop)."""
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def check_model_in_scope(model: keras.Model, strategy) -> None:

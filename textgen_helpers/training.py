@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_scalar, check_seed
-from .distribute import check_model_in_scope, distributed_windows, is_chief
+from .distribute import check_model_in_scope, distributed_windows, is_chief, is_multi_worker
 from .generation import FastGenerator, stateful_loss
 from .model import (
     call_model,
@@ -241,13 +241,57 @@ def train(
     writer = checkpoint if is_chief(strategy) else None  # other workers of a multi-worker run write nothing
     all_callbacks += [*callbacks, _CheckpointWriter(run, writer, callbacks, callback_state)]
     try:
-        model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.steps_per_epoch,
-                  callbacks=all_callbacks, verbose=0, shuffle=False)
+        if is_multi_worker(strategy):
+            _fit_multi_worker(model, strategy, dataset, windows, epochs=epochs, initial_epoch=initial_epoch,
+                              steps_per_epoch=config.steps_per_epoch, callbacks=all_callbacks)
+        else:
+            model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.steps_per_epoch,
+                      callbacks=all_callbacks, verbose=0, shuffle=False)
     finally:
         gc.collect()  # frees the tf.data iterator now rather than stalling a later fit (see TESTING-NOTES)
     finished = run.history[run.history["complete"].astype(bool)]
     run.stopped_early = len(finished) == 0 or int(finished["epoch"].iloc[-1]) < epochs
     return run
+
+
+def _fit_multi_worker(model, strategy, dataset, make_windows, *, epochs, initial_epoch, steps_per_epoch, callbacks):
+    """``model.fit`` for ``MultiWorkerMirroredStrategy``, where Keras 3's own ``fit`` fails.
+
+    Keras 3's ``fit`` averages the first batch with ``strategy.reduce`` before training (a tuple,
+    which this strategy's reduce cannot take) and every step's scalar logs along axis 0 (which a
+    scalar has not); keras-team/keras#20585. This loop runs the same ``model.train_step`` on every
+    replica with ``strategy.run`` (the same loss scaling, gradient all-reduce and optimizer update
+    as ``fit``), reads the loss once an epoch, and calls the same callbacks at the same points. A
+    callback that stops training on one worker (a time budget) stops every worker at the same step
+    (an all-reduce of the flag), since a worker that ran one step more would wait for the others forever.
+    """
+    x, y = next(iter(make_windows().take(1)))
+    with strategy.scope():  # variables must exist before the first step: none may be made inside strategy.run
+        model.optimizer.build(model.trainable_variables)
+        model.compute_loss(x[:1], y[:1], model(x[:1], training=False))  # builds the compiled loss and its tracker
+    step = tf.function(lambda iterator: strategy.run(model.train_step, args=(next(iterator),)))
+    any_worker = tf.function(lambda flag: strategy.reduce("SUM", strategy.run(lambda: flag), axis=None) > 0)
+    callbacks = keras.callbacks.CallbackList(callbacks, model=model, epochs=epochs, steps=steps_per_epoch, verbose=0)
+    model.stop_training = False
+    iterator = iter(dataset)
+    logs = {}
+    callbacks.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        model.reset_metrics()
+        callbacks.on_epoch_begin(epoch)
+        for batch in range(steps_per_epoch):
+            callbacks.on_train_batch_begin(batch)
+            step(iterator)
+            callbacks.on_train_batch_end(batch)
+            # A callback that stops one worker (a time budget) stops all of them at this same step.
+            model.stop_training = bool(any_worker(tf.constant(float(model.stop_training))))
+            if model.stop_training:
+                break
+        logs = {name: float(value) for name, value in model.get_metrics_result().items()}
+        callbacks.on_epoch_end(epoch, logs)
+        if bool(any_worker(tf.constant(float(model.stop_training)))):
+            break
+    callbacks.on_train_end(logs)
 
 
 def halve_lr_on_plateau(learning_rate: float) -> keras.callbacks.Callback:

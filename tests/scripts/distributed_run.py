@@ -2,7 +2,8 @@
 
 Run by tests/test_distribute.py in a fresh process each time (logical devices and TF_CONFIG must
 be set before TensorFlow starts):  python distributed_run.py MODE OUT_DIR [EPOCHS] [--resume]
-MODE: "single" (one device) or "mirrored" (two logical CPUs).
+MODE: "single" (one device), "mirrored" (two logical CPUs) or "multiworker" (one worker of the
+cluster that the environment's TF_CONFIG names).
 """
 
 import json
@@ -21,7 +22,10 @@ if mode == "mirrored":
 
 import textgen_helpers as tg  # noqa: E402
 
-strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]) if mode == "mirrored" else None
+if mode == "mirrored":
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+else:
+    strategy = tg.make_strategy("multiworker" if mode == "multiworker" else "none")
 text = ("To be, or not to be, that is the question: Whether 'tis nobler in the mind to suffer "
         "the slings and arrows of outrageous fortune, or to take arms against a sea of troubles. ") * 60
 vocab = tg.Vocabulary.from_text(text)
