@@ -12,6 +12,7 @@
 #   make screenshots  run the browser tests of the slider and of web/ and copy their pictures to
 #                     docs/images/slider.png and web.png (needs Chromium: apt-get install chromium)
 #   make bench      re-measure docs/benchmarks.md (about 25 minutes)
+#   make gpu-check  on a GPU machine: cuDNN, mixed precision, throughput, notebook 6 re-executed (about 9 minutes)
 #   make pin-colab  point every notebook's Colab install line at the tag v<version> of pyproject.toml (a release)
 PYTHON ?= python3
 VENV := .venv
@@ -30,7 +31,7 @@ SHIPPED_BUNDLE := data/bundles/shakespeare-128x2
 RECOMMENDED := --lstm-layer-size 128,128 --sample-len 32 --dropout 0.1 --clipnorm 1 --examples-per-epoch 20000 \
 	--reduce-lr-on-plateau
 
-.PHONY: start test demo notebooks bundle slider web screenshots bench pin-colab clean
+.PHONY: start test demo notebooks bundle slider web screenshots bench gpu-check pin-colab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -90,3 +91,6 @@ clean:
 
 pin-colab:
 	$(PYTHON) tools/pin_colab.py
+
+gpu-check: $(STAMP)
+	$(BIN)/python bench/gpu.py

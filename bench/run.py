@@ -81,6 +81,7 @@ BOOK_MEASURE_WINDOWS = 10_000  # windows of the book's measure: every ~11th char
 # --quick: every part runs, on budgets too small for the numbers to mean anything.
 QUICK = dict(minutes=0.25, rounds=2, recommended=dict(examples_per_epoch=2_048), book=dict(examples_per_epoch=512),
              book_measure_windows=500, generation_repeats=2, reference_chars=20)
+SIZES_GPU = "3x512"  # bench/gpu.py's model (notebook 6's GPU branch)
 DEFAULT_OUT = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGETS = {
@@ -714,6 +715,30 @@ def write_markdown(results: dict, path: Path) -> None:
             "",
         ]
     lines.append("")
+    if results.get("gpu_device"):
+        met = results.get("targets", {}).get("gpu_val_nats_5min", {}).get("met")
+        lines += [
+            "## On a GPU",
+            "",
+            f"Measured by `bench/gpu.py` (`make gpu-check`) on {results['gpu_device']}, TensorFlow "
+            f"{results['gpu_tensorflow']}, Keras {results['gpu_keras']}, {results['gpu_date'][:10]}. Notebook 6's GPU "
+            f"configuration: {SIZES_GPU}, dropout 0.2, windows of 100, batch 256.",
+            "",
+            f"- cuDNN: every LSTM ({', '.join(results['gpu_cudnn_layers'])}) trained with `use_cudnn=True`, under "
+            "which Keras raises rather than fall back to its step-by-step loop.",
+            f"- Mixed precision: the LSTMs compute in {', '.join(results['gpu_lstm_compute_dtypes'])}; the output "
+            f"layer is {results['gpu_output_dtype']} and the loss {results['gpu_loss_dtype']}.",
+            f"- Predicted characters per second: {results['gpu_chars_per_second_mixed']:,} with mixed precision, "
+            f"{results['gpu_chars_per_second_float32']:,} in float32 ({results['gpu_mixed_precision_speedup']:g}x).",
+        ]
+        if "gpu_val_nats_5min" in results:
+            lines.append(
+                f"- Notebook 6 re-executed in full mode on this GPU ({results['gpu_notebook_minutes']:g} min): best "
+                f"validation loss {results['gpu_val_nats_5min']:.3f} nats/char windowed "
+                f"({results['gpu_val_nats_5min_stateful']:.3f} in generation mode) after five minutes of training, "
+                f"target 1.45: {'met' if met else 'missed'}; {results['gpu_notebook_chars_per_second']:,} predicted "
+                "characters per second over its epochs.")
+        lines.append("")
     web = results.get("web")
     if web:
         lines += [

@@ -164,3 +164,22 @@ def test_call_model_calls_built_and_loaded_models_alike_and_quietly():
         warnings.simplefilter("error")  # Keras's "structure of `inputs`" warning would fail here
         for model in (shipped, fresh):
             assert call_model(model, ids).shape == (1, 3, 65)
+
+
+def test_under_mixed_precision_the_lstms_compute_in_float16_and_the_loss_in_float32():
+    """Notebook 6's GPU branch, checked on a CPU: float16 arithmetic, float32 weights, output and loss."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_model(20, "8,8", dropout=0.1)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+    assert [(layer.compute_dtype, layer.variable_dtype) for layer in lstms] == [("float16", "float32")] * 2
+    assert model.get_layer("next_char").compute_dtype == "float32" and model.outputs[0].dtype == "float32"
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)  # small float16 gradients survive
+    x = np.random.default_rng(0).integers(0, 20, (8, 10)).astype("int32")
+    y = np.roll(x, -1, axis=1)
+    assert model.compute_loss(x, y, model(x)).dtype == "float32"
+    loss = model.fit(x, y, epochs=2, verbose=0).history["loss"]
+    assert np.all(np.isfinite(loss)) and loss[1] < loss[0]

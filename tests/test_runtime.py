@@ -49,3 +49,11 @@ def test_without_a_gpu_the_start_up_lines_stay_quiet(tmp_path):
         pytest.skip("this machine has an NVIDIA GPU")
     seen = _probe(tmp_path, fake_gpu=False)
     assert seen == {"level": "3", "device": f"CPU ({os.cpu_count()} cores)", "warnings": []}
+
+
+def test_the_gpu_check_refuses_a_machine_without_a_gpu_and_says_what_to_do():
+    if nvidia_gpu_present():
+        pytest.skip("this machine has an NVIDIA GPU")
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu.py")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "no GPU" in done.stderr and "--cpu-smoke" in done.stderr
