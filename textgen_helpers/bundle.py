@@ -18,12 +18,14 @@ holds a bundle and nothing else, and refuses any other folder with a message tha
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import platform
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -162,10 +164,7 @@ def save_bundle(
     }
     path = Path(path)
     check_bundle_target(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; a bundle is meant to be shared
-    try:
+    with replaced_folder(path, check_bundle_target) as staging:
         # Weights and architecture only: a bundle is for generating (checkpoints keep optimizer state).
         export = keras.Model.from_config(_portable(model.get_config()))  # fresh, uncompiled, float32, Keras layers only
         for layer in export.layers:
@@ -174,17 +173,32 @@ def save_bundle(
         export.save(staging / MODEL_FILE)
         vocab.save(staging / VOCAB_FILE)
         (staging / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def replaced_folder(path: Path, check: Callable[[Path], None]) -> Iterator[Path]:
+    """Write a folder of ours whole, or not at all: yields an empty staging folder beside ``path``
+    (readable by all: bundles and exports are meant to be shared) and, once the block has written
+    it, swaps it in for ``path``. An existing ``path`` is checked again with ``check`` just before
+    the swap (nothing may have been added meanwhile) and removed only after the swap; on an error
+    the staging folder goes and ``path`` is as it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private
+    try:
+        yield staging
         if path.exists():
-            check_bundle_target(path)  # again, just before the swap: nothing has been added meanwhile
+            check(path)
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
             os.replace(path, old / path.name)
             os.replace(staging, path)
-            shutil.rmtree(old)  # holds only the old bundle's files (checked above)
+            shutil.rmtree(old)  # holds only what check() allowed
         else:
             os.replace(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return path
 
 
 def check_bundle_target(path: str | os.PathLike) -> None:

@@ -34,13 +34,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .bundle import Bundle, load_bundle, vocab_fingerprint
+from .bundle import Bundle, load_bundle, replaced_folder, vocab_fingerprint
 from .checks import check_scalar
 from .model import OneHot, is_one_hot_layer, one_hot_size
 from .runtime import import_tensorflow
@@ -113,24 +111,11 @@ def export_tfjs(bundle: Bundle | str | os.PathLike, out_dir: str | os.PathLike, 
         "bundle": {"name": bundle.path.name, "corpus": (bundle.config.get("corpus") or {}).get("name"),
                    "created": bundle.config.get("created"), "versions": bundle.config.get("versions")},
     }
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; a web server must read it
-    try:
+    with replaced_folder(out_dir, check_export_target) as staging:  # readable by all: a web server serves it
         for k, path in enumerate(paths):
             (staging / path).write_bytes(data[k * shard_bytes:(k + 1) * shard_bytes])
         (staging / MODEL_JSON).write_text(json.dumps(model_json, ensure_ascii=False), encoding="utf-8")
         (staging / SETTINGS_JSON).write_text(json.dumps(settings, ensure_ascii=False, indent=1), encoding="utf-8")
-        if out_dir.exists():
-            check_export_target(out_dir)  # again, just before the swap: nothing has been added meanwhile
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-            os.replace(out_dir, old / out_dir.name)
-            os.replace(staging, out_dir)
-            shutil.rmtree(old)  # holds only the old export's files (checked above)
-        else:
-            os.replace(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out_dir
 
 
