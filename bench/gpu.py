@@ -61,6 +61,7 @@ def main() -> int:
     corpus = tg.load_corpus("shakespeare")
     vocab = tg.Vocabulary.from_text(corpus.text)
     results = {"gpu_device": report["device"], "gpu_tensorflow": report["tensorflow"], "gpu_keras": report["keras"],
+               "gpu_model": f"{sizes}, dropout {DROPOUT}, windows of {SAMPLE_LEN}, batch {BATCH}",
                "gpu_date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     print(f"== {report['device']}; TensorFlow {report['tensorflow']}, Keras {report['keras']}", flush=True)
 

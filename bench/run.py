@@ -81,7 +81,6 @@ BOOK_MEASURE_WINDOWS = 10_000  # windows of the book's measure: every ~11th char
 # --quick: every part runs, on budgets too small for the numbers to mean anything.
 QUICK = dict(minutes=0.25, rounds=2, recommended=dict(examples_per_epoch=2_048), book=dict(examples_per_epoch=512),
              book_measure_windows=500, generation_repeats=2, reference_chars=20)
-SIZES_GPU = "3x512"  # bench/gpu.py's model (notebook 6's GPU branch)
 DEFAULT_OUT = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGETS = {
@@ -722,7 +721,7 @@ def write_markdown(results: dict, path: Path) -> None:
             "",
             f"Measured by `bench/gpu.py` (`make gpu-check`) on {results['gpu_device']}, TensorFlow "
             f"{results['gpu_tensorflow']}, Keras {results['gpu_keras']}, {results['gpu_date'][:10]}. Notebook 6's GPU "
-            f"configuration: {SIZES_GPU}, dropout 0.2, windows of 100, batch 256.",
+            f"configuration: {results['gpu_model']}.",
             "",
             f"- cuDNN: every LSTM ({', '.join(results['gpu_cudnn_layers'])}) trained with `use_cudnn=True`, under "
             "which Keras raises rather than fall back to its step-by-step loop.",
