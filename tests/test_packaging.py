@@ -129,3 +129,19 @@ def test_every_colab_install_line_names_this_releases_tag():
         assert set(found) <= {expected}, (
             f"{path.relative_to(ROOT)} installs {found}; every install line must name the release tag "
             f"v{version} (run `make pin-colab` after changing the version in pyproject.toml)")
+
+
+def test_the_static_imports_for_editors_name_exactly_the_public_names():
+    """STYLE.md: editors find the public names through imports under TYPE_CHECKING; they must not drift
+    from the lazily loaded ones."""
+    import ast
+
+    import textgen_helpers
+
+    tree = ast.parse((ROOT / "textgen_helpers" / "__init__.py").read_text())
+    block = next(node for node in tree.body if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING")
+    static = {(node.module, alias.name) for node in block.body if isinstance(node, ast.ImportFrom) for alias in node.names}
+    lazy = {(module, name) for module, names in textgen_helpers._EXPORTS.items() for name in names}
+    assert static == lazy, f"only imported statically: {static - lazy}; only lazily: {lazy - static}"
+    for name in textgen_helpers.__all__:
+        assert getattr(textgen_helpers, name) is not None

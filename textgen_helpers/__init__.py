@@ -25,6 +25,7 @@ Names are imported on first use, so ``textgen --help`` does not wait for TensorF
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
@@ -53,6 +54,118 @@ _EXPORTS = {
               "SHANNON_BITS", "plot_gate_saturation"],
     "widgets": ["TemperaturePanel", "NextCharExplorer", "next_char_probs"],
 }
+if TYPE_CHECKING:  # the same names, imported statically for editors and type checkers (a test keeps them equal)
+    from .activations import (
+        LSTMTrace,
+        best_cells,
+        colored_text_html,
+        gate_saturation,
+        lstm_trace,
+        surprise_bits,
+        text_features,
+    )
+    from .bundle import (
+        Bundle,
+        BundleError,
+        load_bundle,
+        save_bundle,
+        shipped_bundle,
+    )
+    from .corpus import (
+        Corpus,
+        CorpusError,
+        clean_text,
+        corpus_status,
+        load_corpus,
+        registry,
+    )
+    from .distribute import (
+        is_chief,
+        make_strategy,
+    )
+    from .export import (
+        export_tfjs,
+    )
+    from .generation import (
+        FastGenerator,
+        generate,
+        generate_reference,
+    )
+    from .model import (
+        OneHot,
+        bits_to_nats,
+        build_model,
+        compile_model,
+        cudnn_blockers,
+        lstm_param_count,
+        nats_to_bits,
+        parse_layer_sizes,
+    )
+    from .ngram import (
+        NgramModel,
+    )
+    from .plots import (
+        SHANNON_BITS,
+        LiveTraining,
+        draw_generation_loop,
+        draw_stacked_lstm,
+        entropy_bits,
+        plot_entropy_vs_temperature,
+        plot_gate_saturation,
+        plot_history,
+        plot_next_char_distribution,
+        plot_next_char_panels,
+        plot_strategies,
+        samples_table_html,
+    )
+    from .runtime import (
+        device_report,
+        fast_mode,
+        import_tensorflow,
+        set_seed,
+        setup,
+        total_memory_bytes,
+    )
+    from .sampling import (
+        BOOK_TEMPERATURES,
+        apply_temperature,
+        check_temperature,
+        sample,
+    )
+    from .strategies import (
+        Strategy,
+        known_words,
+        measure_strategies,
+        measure_text,
+        parse_strategies,
+    )
+    from .training import (
+        Checkpoint,
+        TimeBudget,
+        TrainingConfig,
+        TrainingRun,
+        evaluate_loss,
+        halve_lr_on_plateau,
+        train,
+    )
+    from .vocabulary import (
+        Vocabulary,
+    )
+    from .widgets import (
+        NextCharExplorer,
+        TemperaturePanel,
+        next_char_probs,
+    )
+    from .windows import (
+        count_windows,
+        estimate_onehot_memory,
+        onehot_windows,
+        random_onehot_windows,
+        split_train_validation,
+        validation_windows,
+        window_dataset,
+        window_starts,
+    )
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
