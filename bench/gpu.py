@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--cpu-smoke", action="store_true",
                         help="run every step on a CPU with tiny budgets and a small model (checks the script, "
                              "measures nothing); writes into a temporary folder, never to bench/ or docs/")
-    parser.add_argument("--seconds", type=float, default=45.0, help="training budget of each throughput run")
+    parser.add_argument("--seconds", type=float, default=45.0, help="training budget of each throughput run, in seconds (default %(default)s)")
     parser.add_argument("--skip-notebook", action="store_true", help="do not re-execute notebook 6")
     args = parser.parse_args()
     report = tg.device_report()

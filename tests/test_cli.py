@@ -62,9 +62,9 @@ def test_train_help_lists_the_original_flags(capsys):
     (["generate", "bundle", "--temperature", "nan"], "finite"),
     (["generate", "bundle", "--temperature", "warm"], "expected a number"),
     (["generate", "bundle", "--length", "-5"], "positive whole number"),
-    (["generate", "bundle", "--top-k", "0"], "top_k must be >= 1, got 0; pass a whole number such as 40"),
+    (["generate", "bundle", "--top-k", "0"], "top_k must be >= 1, got 0; use a whole number such as 40"),
     (["generate", "bundle", "--top-k", "2.5"], "top_k must be a whole number such as 40"),
-    (["generate", "bundle", "--top-p", "0"], "top_p must be > 0, got 0; pass a probability in (0, 1]"),
+    (["generate", "bundle", "--top-p", "0"], "top_p must be > 0, got 0; use a probability in (0, 1]"),
     (["generate", "bundle", "--top-p", "1.5"], "top_p must be <= 1, got 1.5"),
     (["generate", "bundle", "--top-p", "most"], "expected a number for the top_p"),
     (["frobnicate"], "invalid choice"),
@@ -262,6 +262,7 @@ def test_generate_help_describes_top_k_and_top_p(capsys):
         main(["generate", "--help"])
     out = capsys.readouterr().out
     assert "--top-k" in out and "--top-p" in out and "nucleus" in out
+    assert "(default: None)" not in out and "(default: 200)" in out  # defaults shown where there is one
 
 
 def _fake_stream(pieces, *, then=None):

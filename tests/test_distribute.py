@@ -70,6 +70,16 @@ def test_unknown_strategy_names_and_a_broken_tf_config_are_explained(monkeypatch
         make_strategy("multiworker")
 
 
+def test_a_tf_config_without_this_workers_task_says_how_to_write_it():
+    tf_config = json.dumps({"cluster": {"worker": ["localhost:1", "localhost:2"]}})  # no "task"
+    probe = ("from textgen_helpers.distribute import make_strategy\n"
+             "try:\n    make_strategy('multiworker')\nexcept ValueError as err:\n    print(err)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=TIMEOUT,
+                          env={**os.environ, "TF_CONFIG": tf_config})
+    assert "TF_CONFIG does not describe this worker's place in a cluster" in done.stdout, done.stderr[-2000:]
+    assert '"task": {"type": "worker", "index": 0}' in done.stdout
+
+
 def _free_ports(n):
     sockets = [socket.socket() for _ in range(n)]
     try:

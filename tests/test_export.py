@@ -202,8 +202,10 @@ def test_an_export_with_a_users_file_beside_it_is_not_replaced(shipped, exported
     (exported / "notes.txt").write_text("my notes")
     before = (exported / "model.json").read_bytes()
     try:
-        with pytest.raises(ExportError, match="a TensorFlow.js export with other files beside it"):
+        with pytest.raises(ExportError, match="a TensorFlow.js export with other files beside it") as err:
             export_tfjs(shipped, exported)
+        # only the user's file is named, and the sentence fits one file
+        assert "beside the export it holds notes.txt)" in str(err.value) and "would delete it." in str(err.value)
         assert (exported / "notes.txt").read_text() == "my notes" and (exported / "model.json").read_bytes() == before
     finally:
         (exported / "notes.txt").unlink()
@@ -233,3 +235,10 @@ def test_a_missing_bundle_says_how_to_make_one(tmp_path):
         export_tfjs(tmp_path / "no-bundle", tmp_path / "web-model")
     assert not (tmp_path / "web-model").exists()
 
+
+
+def test_a_folder_that_cannot_be_written_is_a_clear_error_that_leaves_nothing(shipped, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ExportError, match=r"cannot write the export to .*notes.txt.*; nothing was changed"):
+        export_tfjs(shipped, tmp_path / "notes.txt" / "web-model")  # under a file: no folder can be made there
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"] and (tmp_path / "notes.txt").read_text() == "mine"

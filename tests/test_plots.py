@@ -128,9 +128,11 @@ def test_gate_saturation_figure_has_a_panel_per_gate_and_a_colour_per_layer():
     axes = plot_gate_saturation(saturation, title="2 layers, 100 characters")
     assert [ax.get_title() for ax in axes] == ["forget gate", "input gate", "output gate"]
     assert axes[0].figure._suptitle.get_text() == "2 layers, 100 characters"
-    assert all("nearly shut (left" in ax.get_xlabel() and "nearly open (right" in ax.get_ylabel() for ax in axes)
+    assert all("nearly shut\n(left" in ax.get_xlabel() for ax in axes)
+    # one y label for the shared axis, so that it does not crowd the panel beside it
+    assert "nearly open\n(right" in axes[0].get_ylabel() and [ax.get_ylabel() for ax in axes[1:]] == ["", ""]
     saturation.attrs.update(low=0.1, high=0.9)  # as gate_saturation() leaves them
-    assert plot_gate_saturation(saturation)[0].get_xlabel() == "fraction of characters nearly shut, < 0.1 (left-saturated)"
+    assert plot_gate_saturation(saturation)[0].get_xlabel() == "share of characters nearly shut, < 0.1\n(left-saturated)"
     labels = axes[0].get_legend_handles_labels()[1]
     assert labels == ["layer 1 (2 units)", "layer 2 (2 units)", "always saturated"]
     np.testing.assert_allclose(axes[1].collections[0].get_offsets(), saturation.iloc[4:6][["left", "right"]])

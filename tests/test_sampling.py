@@ -161,10 +161,10 @@ def test_no_filter_gives_the_same_draws_as_before():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(top_k=0), "top_k must be >= 1, got 0; pass a whole number such as 40"),
+    (dict(top_k=0), "top_k must be >= 1, got 0; use a whole number such as 40"),
     (dict(top_k=2.0), "top_k must be an integer, got 2.0"),
     (dict(top_k=True), "top_k must be an integer"),
-    (dict(top_p=0), "top_p must be > 0, got 0; pass a probability in (0, 1]"),
+    (dict(top_p=0), "top_p must be > 0, got 0; use a probability in (0, 1]"),
     (dict(top_p=1.01), "top_p must be <= 1, got 1.01"),
     (dict(top_p=float("nan")), "top_p must be a finite number"),
     (dict(top_p="0.9"), "top_p must be a number"),

@@ -44,7 +44,7 @@ def test_strategies_are_comma_separated_and_labelled():
     ("1 k=0", "top_k must be >= 1"),
     ("1 p=1.5", "top_p must be <= 1"),
     ("-1", "temperature must be >= 0"),
-    ("1 2", "cannot read '2'"),
+    ("1 2", "the temperature is given twice"),
     ("1 q=3", "cannot read 'q=3'"),
     ("0.5,,1", "empty entry"),
 ])
@@ -118,7 +118,8 @@ def test_the_strategies_figure_draws_each_family_against_surprise_and_rings_the_
     assert "bits per character" in left.get_xlabel() and "real words" in left.get_ylabel()
     assert "4-grams" in right.get_ylabel()
     labels = [text.get_text() for text in right.get_legend().get_texts()]
-    assert {"temperature", "top-k at T = 1", "top-p at T = 1", "real text"} <= set(labels)
+    assert {"temperature", "real text", "top-k at T = 1 (k = 3, 10, left to right)"} <= set(labels)
+    assert any(label.startswith("top-p at T = 1 (p = 0.8") for label in labels)
     families = {line.get_label(): line for line in left.get_lines()}
     np.testing.assert_allclose(sorted(families["temperature"].get_xdata()),
                                sorted(table.loc[table["family"] == "temperature", "surprise_bits"]))
@@ -126,3 +127,19 @@ def test_the_strategies_figure_draws_each_family_against_surprise_and_rings_the_
     assert len(ring.get_xdata()) == 3  # 0, 0.25 and 0.5 were measured; 0.75 was not
     with pytest.raises(ValueError, match="surprise_bits"):
         plot_strategies(table.drop(columns="surprise_bits"))
+
+
+def test_measuring_refuses_a_vocabulary_that_is_not_a_set_of_words(bundle):
+    with pytest.raises(ValueError, match=r"set of words, got str; make one from a text with known_words\(text\)"):
+        measure_strategies(bundle, ["0.5"], "the and of")  # a string would test substrings, not words
+
+
+def test_measuring_takes_strategies_as_one_string_and_a_bundle_as_its_folder(bundle):
+    table = measure_strategies(bundle.path, "0, 1 k=1", known_words("the"), length=50, rows=1)
+    assert list(table["strategy"]) == ["T = 0", "T = 1, top-k 1"]
+    assert table["top_k"].tolist()[1] == 1 and table["top_k"].isna().tolist() == [True, False]
+
+
+def test_a_filter_given_twice_is_named():
+    with pytest.raises(ValueError, match="k is given twice"):
+        parse_strategy("1 k=5 k=6")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from .checks import check_scalar
 from .generation import _unpack
 from .model import is_one_hot_layer
 from .runtime import import_tensorflow
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
 
 tf, keras = import_tensorflow()
 
@@ -82,7 +86,7 @@ class LSTMTrace:
         return getattr(self, _check_state(state))[layer - 1][:, unit]
 
 
-def lstm_trace(model: keras.Model, ids: np.ndarray) -> LSTMTrace:
+def lstm_trace(model: keras.Model | Bundle, ids: np.ndarray) -> LSTMTrace:
     """Run ``model`` over ``ids [T]`` one character at a time from a zero state; keep what every cell computes.
 
     ``model`` is one made by :func:`~textgen_helpers.model.build_model`, either framing (dropout
@@ -91,6 +95,10 @@ def lstm_trace(model: keras.Model, ids: np.ndarray) -> LSTMTrace:
     softmax model). Computed in float64 NumPy, stored as float32; under a second per 10,000
     characters of a 128,128 model on a laptop CPU.
     """
+    if not isinstance(model, keras.Model) and isinstance(getattr(model, "model", None), keras.Model):
+        model = model.model  # a Bundle: trace its model
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"lstm_trace needs a Keras model made by build_model (or a bundle), got {type(model).__name__}")
     input_layer, lstms, dense = _unpack(model)
     vocab_size = int(dense.kernel.shape[-1])
     ids = _check_ids(ids, vocab_size)

@@ -238,7 +238,7 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         raise FileNotFoundError(f"model bundle {path} {what}; train one with `textgen train CORPUS --save-path {path}`")
     missing = [name for name in BUNDLE_FILES if not (path / name).is_file()]
     if missing:
-        raise BundleError(f"model bundle {path} is missing {', '.join(missing)}; a bundle needs {', '.join(BUNDLE_FILES)} (save_bundle() writes all three)")
+        raise BundleError(f"model bundle {path} is missing {', '.join(missing)}; a bundle is the folder that `textgen train --save-path` (or save_bundle()) writes, holding all three")
     try:
         config = json.loads((path / CONFIG_FILE).read_text("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

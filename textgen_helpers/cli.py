@@ -65,6 +65,15 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none (None) or the help already says it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -101,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a model on a corpus and save it as a bundle",
         description="Train a stacked-LSTM model on a named corpus or a text file, printing the loss and "
                     "samples at several temperatures after every epoch (like `yarn train`).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     train.add_argument("corpus", metavar="CORPUS_OR_PATH", help="a corpus name (see `textgen corpora`) or a text file")
     train.add_argument("--lstm-layer-size", "--lstmLayerSize", dest="lstm_layer_size", type=_layer_sizes, default="128,128",
                        help="units of each LSTM, bottom first, comma-separated")
@@ -152,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                     f"is written as it is made; from {PROGRESS_MIN_LENGTH:,} characters on, a progress bar on stderr "
                     "shows the rate when stderr is a terminal (and stdout is not the same terminal, or there are "
                     "several temperatures). Ctrl-C stops, keeping what was written, and exits with status 130.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=_HelpFormatter)
     gen.add_argument("bundle", metavar="BUNDLE", type=Path, help="a folder written by `textgen train --save-path`")
     gen.add_argument("--length", "--genLength", dest="length", type=_positive_int, default=200, help="characters to generate")
     gen.add_argument("--temperature", type=_temperature, default=0.5, help="0 is greedy; 1 samples the model as it is")
@@ -303,8 +312,10 @@ def _generate(args) -> int:
     if stream_out:
         print(flush=True)
     else:
+        filters = "".join(f", {name} {value:g}" for name, value in (("top-k", args.top_k), ("top-p", args.top_p))
+                          if value is not None)
         for temperature, row in zip(temperatures, rows, strict=True):
-            print(f"--- temperature {temperature:g} ---\n{''.join(row)}\n", flush=True)
+            print(f"--- temperature {temperature:g}{filters} ---\n{''.join(row)}\n", flush=True)
     if interrupted:
         print(f"{args.prog}: interrupted after {_count(done, 'character')}", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -47,7 +47,12 @@ def make_strategy(name: str = "none"):
                 raise ValueError(f"TF_CONFIG is not valid JSON ({err}); set it like "
                                  '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                                  '"task": {"type": "worker", "index": 0}}') from None
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        try:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except ValueError as err:  # TensorFlow's words name the field, not the fix
+            raise ValueError(f"TF_CONFIG does not describe this worker's place in a cluster ({err}); set it on every "
+                             'machine like {"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": '
+                             '"worker", "index": 0}}, with index 0, 1, ... a different one on each') from None
     try:  # a TPU: connect through the cluster resolver (Colab's TPU runtime sets it up)
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)

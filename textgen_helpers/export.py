@@ -111,11 +111,15 @@ def export_tfjs(bundle: Bundle | str | os.PathLike, out_dir: str | os.PathLike, 
         "bundle": {"name": bundle.path.name, "corpus": (bundle.config.get("corpus") or {}).get("name"),
                    "created": bundle.config.get("created"), "versions": bundle.config.get("versions")},
     }
-    with replaced_folder(out_dir, check_export_target) as staging:  # readable by all: a web server serves it
-        for k, path in enumerate(paths):
-            (staging / path).write_bytes(data[k * shard_bytes:(k + 1) * shard_bytes])
-        (staging / MODEL_JSON).write_text(json.dumps(model_json, ensure_ascii=False), encoding="utf-8")
-        (staging / SETTINGS_JSON).write_text(json.dumps(settings, ensure_ascii=False, indent=1), encoding="utf-8")
+    try:
+        with replaced_folder(out_dir, check_export_target) as staging:  # readable by all: a web server serves it
+            for k, path in enumerate(paths):
+                (staging / path).write_bytes(data[k * shard_bytes:(k + 1) * shard_bytes])
+            (staging / MODEL_JSON).write_text(json.dumps(model_json, ensure_ascii=False), encoding="utf-8")
+            (staging / SETTINGS_JSON).write_text(json.dumps(settings, ensure_ascii=False, indent=1), encoding="utf-8")
+    except OSError as err:  # a parent that is a file, a folder we may not write to, a full disk
+        raise ExportError(f"cannot write the export to {out_dir}: {err.strerror or err}. Choose a folder you can "
+                          "write to, under a folder that exists (or can be made); nothing was changed") from None
     return out_dir
 
 
@@ -135,10 +139,13 @@ def check_export_target(path: str | os.PathLike) -> None:
     others = [name for name in entries if name not in (MODEL_JSON, SETTINGS_JSON) and not SHARD_NAME.fullmatch(name)]
     if ours and not others:
         return
-    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
-    what = "a TensorFlow.js export with other files beside it" if ours else "not a TensorFlow.js export of ours"
-    raise ExportError(f"refusing to export to {path}: the folder is {what} (it holds {shown}), and exporting would "
-                      f"delete them. Choose a new or empty folder, such as {path / 'web-model'}; nothing was changed")
+    listed = others if ours else entries  # beside an export of ours, name only what is not ours
+    shown = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
+    what = ("a TensorFlow.js export with other files beside it" if ours else "not a TensorFlow.js export of ours")
+    held = f"it holds {shown}" if not ours else f"beside the export it holds {shown}"
+    them = "it" if len(listed) == 1 else "them"
+    raise ExportError(f"refusing to export to {path}: the folder is {what} ({held}), and exporting would "
+                      f"delete {them}. Choose a new or empty folder, such as {path / 'web-model'}; nothing was changed")
 
 
 def tfjs_layers_model(model: keras.Model) -> tuple[dict, list[tuple[str, np.ndarray]]]:

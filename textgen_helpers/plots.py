@@ -289,8 +289,9 @@ def plot_gate_saturation(saturation: pd.DataFrame, *, title: str = "How often th
     gates = [gate for gate in ("forget", "input", "output") if gate in set(saturation["gate"])]
     low, high = saturation.attrs.get("low"), saturation.attrs.get("high")  # the thresholds, if the table says
     shut, open_ = ("", "") if low is None or high is None else (f", < {low:g}", f", > {high:g}")
-    fig, axes = plt.subplots(1, len(gates), figsize=(4.2 * len(gates), 4.2), squeeze=False, layout="constrained")
-    for ax, gate in zip(axes[0], gates, strict=True):
+    fig, axes = plt.subplots(1, len(gates), figsize=(4.6 * len(gates), 4.8), squeeze=False, layout="constrained",
+                             sharey=True)
+    for k, (ax, gate) in enumerate(zip(axes[0], gates, strict=True)):
         rows = saturation[saturation["gate"] == gate]
         for layer, group in rows.groupby("layer"):
             ax.scatter(group["left"], group["right"], s=14, alpha=0.7, label=f"layer {layer} ({len(group)} units)")
@@ -298,8 +299,9 @@ def plot_gate_saturation(saturation: pd.DataFrame, *, title: str = "How often th
         ax.set_xlim(-0.02, 1.02)
         ax.set_ylim(-0.02, 1.02)
         ax.set_aspect("equal")
-        ax.set_xlabel(f"fraction of characters nearly shut{shut} (left-saturated)")
-        ax.set_ylabel(f"fraction of characters nearly open{open_} (right-saturated)")
+        ax.set_xlabel(f"share of characters nearly shut{shut}\n(left-saturated)")
+        if k == 0:  # the panels share the y axis: one label, not three crowding the panels beside them
+            ax.set_ylabel(f"share of characters nearly open{open_}\n(right-saturated)")
         ax.set_title(f"{gate} gate")
         ax.grid(alpha=0.3)
         ax.legend(loc="upper right", fontsize="small")
@@ -330,16 +332,14 @@ def plot_strategies(table: pd.DataFrame, *, reference: dict | None = None, marke
             rows = table[table["family"] == family].sort_values("surprise_bits")
             temps = sorted(set(rows["temperature"]))
             name = family if family == "temperature" else f"{family} at T = {', '.join(f'{t:g}' for t in temps)}"
+            column_of = {"top-k": "top_k", "top-p": "top_p"}.get(family)
+            if column_of is not None:  # the values in the legend, in the order the line passes them
+                name += f" ({family[-1]} = {', '.join(f'{v:g}' for v in rows[column_of])}, left to right)"
             ax.plot(rows["surprise_bits"], rows[column], "o-", color=color, markersize=4, label=name)
-            # Each point is labelled with what varies along its line: T, k or p (left panel only, where the
-            # lines are apart; on the right most points sit at 1). Offsets keep the families' labels apart.
-            offset = {"temperature": (4, 4), "top-k": (4, -11), "top-p": (-16, 5)}.get(family)
-            value_of = {"temperature": "temperature", "top-k": "top_k", "top-p": "top_p"}.get(family)
-            for _, row in rows.iterrows():
-                if value_of is None or (column != "real_words" and family != "temperature"):
-                    continue
-                ax.annotate(f"{row[value_of]:g}", (row["surprise_bits"], row[column]), textcoords="offset points",
-                            xytext=offset, fontsize=7, color=color)
+            if family == "temperature" and column == "real_words":  # each T beside its point; the filters' are in the legend
+                for _, row in rows.iterrows():
+                    ax.annotate(f"{row['temperature']:g}", (row["surprise_bits"], row[column]), textcoords="offset points",
+                                xytext=(-4, -11), fontsize=7, color=color, ha="right")
             if family == "temperature" and marked:
                 book = rows[rows["temperature"].isin(marked)]
                 ax.plot(book["surprise_bits"], book[column], "o", markersize=11, markerfacecolor="none",

@@ -20,8 +20,9 @@ from .checks import check_scalar
 
 BOOK_TEMPERATURES = (0.0, 0.25, 0.5, 0.75)  # the temperatures of the book's Table 10.1
 _HINT = "use 0 for greedy decoding (always the most likely character), 1 for the model's own distribution"
-_TOP_K_HINT = "pass a whole number such as 40 to keep the 40 likeliest characters (1 is greedy), or None for no limit"
-_TOP_P_HINT = "pass a probability in (0, 1] such as 0.9 to keep the likeliest characters holding 90% of it, or None for no limit"
+_TOP_K_HINT = "use a whole number such as 40 to keep the 40 likeliest characters (1 is greedy), or leave it out for no limit"
+_TOP_P_HINT = ("use a probability in (0, 1] such as 0.9 to keep the likeliest characters holding 90% of it, or leave it "
+               "out for no limit")
 
 
 def check_temperature(temperature) -> float:

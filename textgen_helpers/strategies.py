@@ -17,6 +17,7 @@ into numbers. For each strategy it generates text and measures three things:
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -75,7 +76,9 @@ def parse_strategy(text: str) -> Strategy:
     for token in text.replace("top-", "").replace("top_", "").lower().split():
         name, _, value = token.rpartition("=")
         name = {"": "t", "t": "t", "temperature": "t", "k": "k", "p": "p"}.get(name)
-        if name is None or not value or name in found:
+        if name in found:
+            raise ValueError(f"strategy {text!r}: {'the temperature' if name == 't' else name} is given twice; {_FORMAT}")
+        if name is None or not value:
             raise ValueError(f"strategy {text!r}: cannot read {token!r}; {_FORMAT}")
         try:
             found[name] = float(value)
@@ -141,7 +144,7 @@ def text_surprise_bits(bundle, seed_text: str, texts: Sequence[str]) -> list[flo
 
 def measure_strategies(
     bundle,
-    strategies: Iterable[Strategy | str],
+    strategies: Iterable[Strategy | str] | str,
     vocabulary: set[str],
     *,
     seed_text: str | None = None,
@@ -151,16 +154,29 @@ def measure_strategies(
 ) -> pd.DataFrame:
     """Generate ``rows`` texts of ``length`` characters per strategy (all in one batched call) and measure them.
 
+    ``bundle`` is a :class:`~textgen_helpers.bundle.Bundle` or its folder; ``strategies`` a list
+    (``["0.5", "1 k=10"]`` or :class:`Strategy` objects) or one comma-separated string.
+
     Returns one row per strategy: ``strategy`` (its label), ``family``, ``temperature``, ``top_k``,
     ``top_p``, ``real_words``, ``distinct_4grams`` and ``surprise_bits`` (see the module docstring),
     each a mean over the ``rows`` texts, and ``characters``, how many were generated in all.
     ``vocabulary`` is the set of real words (e.g. ``known_words(training_text)``).
     """
+    if isinstance(vocabulary, str) or not isinstance(vocabulary, (set, frozenset)):
+        raise ValueError(f"vocabulary must be a set of words, got {type(vocabulary).__name__}; make one from a text "
+                         "with known_words(text)")
+    if isinstance(bundle, (str, os.PathLike)):
+        from .bundle import load_bundle
+
+        bundle = load_bundle(bundle)
+    if isinstance(strategies, str):  # "0.5, 1 k=10": the panel's way of writing them
+        strategies = parse_strategies(strategies)
     strategies = [parse_strategy(s) if isinstance(s, str) else s for s in strategies]
     if not strategies:
         raise ValueError("give at least one strategy, such as '0.5' or '1 k=10'")
     if any(s.temperature is None for s in strategies):
-        raise ValueError("every strategy needs its own temperature here, such as '1 k=10' rather than 'k=10'")
+        raise ValueError("every strategy needs its own temperature here, such as '1 k=10' rather than 'k=10' "
+                         "(a strategy without one follows the slider, and there is no slider here)")
     rows = check_scalar(rows, "rows", int, min_value=1)
     length = check_scalar(length, "length", int, min_value=1)
     seed_text = bundle.default_seed_text if seed_text is None else seed_text
@@ -179,7 +195,9 @@ def measure_strategies(
             "surprise_bits": float(np.mean([surprise[i] for i in mine])),
             "characters": rows * length,
         })
-    return pd.DataFrame.from_records(records)
+    table = pd.DataFrame.from_records(records)
+    # Nullable columns: a filter that is off is <NA>, and top_k stays a whole number where it is on.
+    return table.astype({"top_k": "Int64", "top_p": "Float64"})
 
 
 def measure_text(text: str, vocabulary: set[str]) -> dict:
