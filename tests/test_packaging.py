@@ -126,6 +126,8 @@ def test_every_colab_install_line_names_this_releases_tag():
         found = _install_lines(path)
         if path.parent.name == "notebooks":
             assert found, f"{path.name}: its set-up cell does not install the package on Colab"
+        badges = re.findall(r"colab\.research\.google\.com/github/textgen-workshop/textgen/blob/([^/]+)/", path.read_text())
+        assert set(badges) <= {f"v{version}"}, f"{path.relative_to(ROOT)}: its Colab badge opens {badges}, not v{version}"
         assert set(found) <= {expected}, (
             f"{path.relative_to(ROOT)} installs {found}; every install line must name the release tag "
             f"v{version} (run `make pin-colab` after changing the version in pyproject.toml)")

@@ -163,3 +163,22 @@ def test_characters_per_second_in_the_browser_beside_python(web_server, page, sh
     SPEED.write_text(json.dumps(result, indent=1) + "\n")
     print(f"\ngreedy generation, {SPEED_LENGTH} characters: {result}")
     assert console_errors(page) == []
+
+
+def test_without_tensorflow_js_the_page_says_how_to_install_it(browser, shipped, tmp_path):
+    """Served without web/node_modules (README's manual steps, npm forgotten): a clear error, not a page stuck loading."""
+    for name in ("index.html", "textgen.js"):
+        (tmp_path / name).symlink_to(WEB / name)
+    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    page = browser.new_page()
+    try:
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        page.wait_for_function("document.body.dataset.error", timeout=30_000)
+        message = page.evaluate("document.body.dataset.error")
+        assert "TensorFlow.js did not load" in message and "npm ci" in message
+    finally:
+        page.close()
+        server.shutdown()
+        server.server_close()
