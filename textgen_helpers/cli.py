@@ -322,6 +322,13 @@ def _generate(args) -> int:
     return 0
 
 
+def _web_hint(out_dir: Path) -> str:
+    """How to see the export in web/'s page: serve it, if it is web/model; else where to put it."""
+    if out_dir.name == "model" and (out_dir.parent / "index.html").is_file():
+        return f"; serve {out_dir.parent} to generate with it: python -m http.server 8000 --bind 127.0.0.1 --directory {out_dir.parent}"
+    return "; web/ generates with an export put at web/model (`make web` exports the shipped model there)"
+
+
 def _export_tfjs(args) -> int:
     from .export import MODEL_JSON, SETTINGS_JSON, export_tfjs
 
@@ -330,7 +337,7 @@ def _export_tfjs(args) -> int:
     megabytes = sum(p.stat().st_size for p in shards) / 1e6
     print(f"exported {args.bundle} to {out_dir} for TensorFlow.js: {MODEL_JSON}, {_count(shards, 'weight shard')} "
           f"({megabytes:.2f} MB) and {SETTINGS_JSON}. A page beside the folder loads it with "
-          f"tf.loadLayersModel('{out_dir.name}/{MODEL_JSON}'); web/ generates with it (`make web`)")
+          f"tf.loadLayersModel('{out_dir.name}/{MODEL_JSON}')" + _web_hint(out_dir))
     return 0
 
 
