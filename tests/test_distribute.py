@@ -153,3 +153,17 @@ def test_only_the_chief_of_a_multiworker_cluster_writes(monkeypatch):
     assert is_chief(None) and is_chief(Strategy("worker", 0)) and not is_chief(Strategy("worker", 1))
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"chief": ["c:0"], "worker": ["a:1"]}}))
     assert is_chief(Strategy("chief", 0)) and not is_chief(Strategy("worker", 0))
+
+
+def test_multiworker_without_tf_config_trains_this_machine_alone_and_says_so(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("To be, or not to be, that is the question: whether 'tis nobler in the mind to suffer. " * 80)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    done = subprocess.run([sys.executable, "-c", "import sys; from textgen_helpers.cli import main; sys.exit(main(sys.argv[1:]))",
+                           "train", str(corpus), "--lstm-layer-size", "8", "--sample-len", "16", "--batch-size", "8",
+                           "--examples-per-epoch", "32", "--epochs", "1", "--display-length", "10", "--distribute",
+                           "multiworker", "--quiet", "--save-path", str(tmp_path / "bundle")],
+                          capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "TF_CONFIG is not set, so this machine trains alone" in done.stderr
+    assert (tmp_path / "bundle" / "model.keras").is_file()  # alone, it is its own chief

@@ -234,6 +234,9 @@ def _train(args) -> int:
         raise ValueError(f"the seed text has {_count(missing, 'character')} that the corpus does not: "
                          f"{describe_chars(missing)}; change --seed-text to use only the corpus's characters "
                          f"(the model learns no others)")
+    if args.distribute == "multiworker" and "TF_CONFIG" not in os.environ:
+        print("textgen train: TF_CONFIG is not set, so this machine trains alone; set it on every machine of the "
+              "cluster to train on all of them (see notebook 6)", file=sys.stderr)
     strategy = make_strategy(args.distribute)
     set_seed(args.seed)
     model = build_model(len(vocab), args.lstm_layer_size, framing=args.framing, embedding_dim=args.embedding_dim,
