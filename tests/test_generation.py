@@ -337,3 +337,9 @@ def test_the_reference_generator_samples_at_a_temperature_reproducibly(seq2seq):
     model, vocab, _ = seq2seq
     a = generate_reference(model, vocab, SEED_TEXT, 8, 1.0, rng=3)
     assert a == generate_reference(model, vocab, SEED_TEXT, 8, 1.0, rng=3) and len(a) == 8
+
+
+def test_a_generator_made_for_scoring_says_it_cannot_generate(seq2one):
+    model, _, _ = seq2one
+    with pytest.raises(ValueError, match="made without a vocabulary"):
+        FastGenerator(model, None)(SEED_TEXT, 10, 0.5)

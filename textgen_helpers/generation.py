@@ -180,10 +180,10 @@ class FastGenerator:
         seed = check_seed(seed)
         rows = len(temps)
         top_ks, top_ps = _per_row(top_k, rows, check_top_k, "top_k"), _per_row(top_p, rows, check_top_p, "top_p")
-        ids = _seed_ids(self.vocab, seed_text, window, unknown)
-        batch = 1 << (rows - 1).bit_length()  # pad to 1, 2, 4, 8...: one compiled shape per size
         if self.vocab is None:
             raise ValueError("this FastGenerator was made without a vocabulary (for scoring only); pass the vocabulary to generate")
+        ids = _seed_ids(self.vocab, seed_text, window, unknown)
+        batch = 1 << (rows - 1).bit_length()  # pad to 1, 2, 4, 8...: one compiled shape per size
         state = tf.zeros([1, 2 * sum(self._sizes)])
         logits = tf.zeros([1, self.vocab_size])
         padded = np.zeros(-(-len(ids) // self.chunk) * self.chunk, dtype=np.int32)
