@@ -283,25 +283,7 @@ class FastGenerator:
         return logits, state
 
     def _sample_chunk_py(self, logits, state, temperatures, key):
-        weights = self._weights()
-        # argmax(logits / T + Gumbel noise) is a draw from softmax(logits / T); T = 0 adds no noise.
-        scale = (1.0 / tf.where(temperatures > 0, temperatures, 1.0))[:, None]
-        noise_on = tf.cast(temperatures > 0, tf.float32)[:, None]
-        out = tf.TensorArray(tf.int32, size=self.chunk)
-
-        def body(t, logits, state, out):
-            # Drawn inside the loop: slicing a precomputed [chunk, V] table was 1.7x slower under XLA.
-            # One row of noise per row of the batch: independent draws, row r the same for any batch size.
-            uniform = tf.random.stateless_uniform(tf.shape(logits), seed=tf.stack([key[0], key[1] + tf.cast(t, tf.int64)]),
-                                                  minval=1e-12, maxval=1.0)
-            gumbel = -tf.math.log(-tf.math.log(uniform))
-            tokens = tf.argmax(logits * scale + gumbel * noise_on, axis=1, output_type=tf.int32)
-            out = out.write(t, tokens)
-            logits, state = self._step(weights, tokens, state)
-            return t + 1, logits, state, out
-
-        _, logits, state, out = tf.while_loop(lambda t, *_: t < self.chunk, body, (tf.constant(0), logits, state, out))
-        return out.stack(), logits, state
+        return self._sampling_loop(logits, state, temperatures, key, mask=lambda scaled: scaled)
 
     def _filtered_sample_chunk_py(self, logits, state, temperatures, key, top_k, top_p):
         """:meth:`_sample_chunk_py` with top-k / top-p per row (``top_k [B]``, ``top_p [B]``).
@@ -314,26 +296,38 @@ class FastGenerator:
         unfiltered loop writes, and a filtered row differs only where the unfiltered draw fell
         outside what the filter keeps.
         """
-        weights = self._weights()
-        scale = (1.0 / tf.where(temperatures > 0, temperatures, 1.0))[:, None]
-        noise_on = tf.cast(temperatures > 0, tf.float32)[:, None]
         ids = tf.range(self.vocab_size)
         lower_id = ids[None, :] < ids[:, None]  # [i, j]: j has the lower id
-        out = tf.TensorArray(tf.int32, size=self.chunk)
 
-        def body(t, logits, state, out):
-            uniform = tf.random.stateless_uniform(tf.shape(logits), seed=tf.stack([key[0], key[1] + tf.cast(t, tf.int64)]),
-                                                  minval=1e-12, maxval=1.0)
-            gumbel = -tf.math.log(-tf.math.log(uniform))
-            scaled = logits * scale
+        def mask(scaled):
             mine, theirs = scaled[:, :, None], scaled[:, None, :]
             before = (theirs > mine) | ((theirs == mine) & lower_id[None])  # [B, i, j]: j ranks before i
             keep = tf.reduce_sum(tf.cast(before, tf.int32), axis=2) < top_k[:, None]  # rank < k
             probs = tf.nn.softmax(tf.where(keep, scaled, -np.inf), axis=1)
             mass_before = tf.linalg.matvec(tf.cast(before, tf.float32), probs)  # [B, V]
             keep &= (mass_before < top_p[:, None]) | (top_p[:, None] >= 1.0)  # the likeliest always stays
-            # At T = 0 there is no noise: the argmax, which every filter keeps.
-            tokens = tf.argmax(tf.where(keep, scaled, -np.inf) + gumbel * noise_on, axis=1, output_type=tf.int32)
+            return tf.where(keep, scaled, -np.inf)  # at T = 0 (no noise) the argmax, which every filter keeps
+
+        return self._sampling_loop(logits, state, temperatures, key, mask=mask)
+
+    def _sampling_loop(self, logits, state, temperatures, key, *, mask):
+        """``chunk`` characters drawn one at a time, each fed back: ``argmax(mask(logits / T) + Gumbel noise)``.
+
+        That is a draw from ``softmax(mask(logits / T))``; T = 0 adds no noise (the argmax). ``mask``
+        sets the logits of characters a filter drops to -inf (the identity when there is no filter).
+        """
+        weights = self._weights()
+        scale = (1.0 / tf.where(temperatures > 0, temperatures, 1.0))[:, None]
+        noise_on = tf.cast(temperatures > 0, tf.float32)[:, None]
+        out = tf.TensorArray(tf.int32, size=self.chunk)
+
+        def body(t, logits, state, out):
+            # Drawn inside the loop: slicing a precomputed [chunk, V] table was 1.7x slower under XLA.
+            # One row of noise per row of the batch: independent draws, row r the same for any batch size.
+            uniform = tf.random.stateless_uniform(tf.shape(logits), seed=tf.stack([key[0], key[1] + tf.cast(t, tf.int64)]),
+                                                  minval=1e-12, maxval=1.0)
+            gumbel = -tf.math.log(-tf.math.log(uniform))
+            tokens = tf.argmax(mask(logits * scale) + gumbel * noise_on, axis=1, output_type=tf.int32)
             out = out.write(t, tokens)
             logits, state = self._step(weights, tokens, state)
             return t + 1, logits, state, out
