@@ -271,6 +271,12 @@ def _fit_multi_worker(model, strategy, dataset, make_windows, *, epochs, initial
         model.compute_loss(x[:1], y[:1], model(x[:1], training=False))  # builds the compiled loss and its tracker
     step = tf.function(lambda iterator: strategy.run(model.train_step, args=(next(iterator),)))
     any_worker = tf.function(lambda flag: strategy.reduce("SUM", strategy.run(lambda: flag), axis=None) > 0)
+
+    def agreed_stop() -> bool:
+        """Stop on every worker if a callback stopped any of them (a worker one step ahead would wait forever)."""
+        model.stop_training = bool(any_worker(tf.constant(float(model.stop_training))))
+        return model.stop_training
+
     callbacks = keras.callbacks.CallbackList(callbacks, model=model, epochs=epochs, steps=steps_per_epoch, verbose=0)
     model.stop_training = False
     iterator = iter(dataset)
@@ -283,13 +289,11 @@ def _fit_multi_worker(model, strategy, dataset, make_windows, *, epochs, initial
             callbacks.on_train_batch_begin(batch)
             step(iterator)
             callbacks.on_train_batch_end(batch)
-            # A callback that stops one worker (a time budget) stops all of them at this same step.
-            model.stop_training = bool(any_worker(tf.constant(float(model.stop_training))))
-            if model.stop_training:
+            if agreed_stop():  # a time budget, mid-epoch
                 break
         logs = {name: float(value) for name, value in model.get_metrics_result().items()}
         callbacks.on_epoch_end(epoch, logs)
-        if bool(any_worker(tf.constant(float(model.stop_training)))):
+        if agreed_stop():  # early stopping, or the budget
             break
     callbacks.on_train_end(logs)
 
