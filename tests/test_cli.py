@@ -127,7 +127,10 @@ def test_an_interrupted_training_run_resumes_where_it_stopped(small_corpus, tmp_
     bundle = tmp_path / "model"
     checkpoint = tmp_path / "model-checkpoint"
     args = ["train", str(small_corpus), *QUICK_TRAIN, "--epochs", "30", "--save-path", str(bundle)]
-    process = subprocess.Popen([TEXTGEN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A job started in the background by a non-interactive shell (as CI may start this suite) inherits
+    # SIGINT ignored, and Python keeps it ignored: give the child the default, as a terminal would.
+    process = subprocess.Popen([TEXTGEN, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not (checkpoint / "state.json").exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.2)
