@@ -6,6 +6,7 @@ must be set before TensorFlow starts, and must not leak into other tests.
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -123,6 +124,42 @@ def test_two_workers_on_localhost_train_as_one_device_and_only_the_chief_writes(
     np.testing.assert_allclose(chief["loss"], single["loss"], rtol=1e-5)
     assert (outs[0] / "bundle" / "model.keras").is_file() and (outs[0] / "checkpoint").is_dir()
     assert not outs[1].exists()  # the other worker wrote nothing
+
+
+def _cluster_command(epochs, checkpoint=None, *extra):
+    shared = ["--checkpoint", str(checkpoint)] if checkpoint is not None else []
+    return lambda out: [sys.executable, str(SCRIPT), "multiworker", str(out), str(epochs), *shared, *extra]
+
+
+@pytest.fixture(scope="module")
+def cluster_checkpoint(tmp_path_factory):
+    """The checkpoint that two workers sharing one folder leave after one epoch."""
+    root = tmp_path_factory.mktemp("cluster")
+    _run_cluster(_cluster_command(1, root / "checkpoint"), [root / "worker0", root / "worker1"])
+    assert json.loads((root / "checkpoint" / "state.json").read_text())["epoch"] == 1
+    return root / "checkpoint"
+
+
+def test_two_workers_sharing_a_checkpoint_folder_resume_exactly(single, cluster_checkpoint, tmp_path):
+    shared = tmp_path / "checkpoint"
+    shutil.copytree(cluster_checkpoint, shared)
+    stdouts = _run_cluster(_cluster_command(2, shared, "--resume"), [tmp_path / "worker0", tmp_path / "worker1"])
+    chief, other = (json.loads(out.strip().splitlines()[-1]) for out in stdouts)
+    assert len(chief["loss"]) == 2  # the first epoch's history comes from the checkpoint
+    _assert_same_weights(chief, other, atol=0)
+    _assert_same_weights(chief, single)  # as if never interrupted
+    assert json.loads((shared / "state.json").read_text())["epoch"] == 2
+
+
+def test_workers_that_would_resume_from_different_epochs_stop_with_a_message(cluster_checkpoint, tmp_path):
+    outs = [tmp_path / "worker0", tmp_path / "worker1"]
+    shutil.copytree(cluster_checkpoint, outs[0] / "checkpoint")  # only the chief's folder holds the checkpoint
+    stdouts = _run_cluster(_cluster_command(2, None, "--resume"), outs)  # without the check, worker 1 waits forever
+    for out in stdouts:
+        error = json.loads(out.strip().splitlines()[-1])["error"]
+        assert "would not resume from the same epoch (replica 0: after epoch 1, replica 1: from the start)" in error
+        assert "a filesystem they all share" in error
+    assert json.loads((outs[0] / "checkpoint" / "state.json").read_text())["epoch"] == 1  # untouched
 
 
 def test_the_command_line_trains_on_two_workers_and_the_chief_saves(tmp_path):

@@ -79,6 +79,27 @@ def is_multi_worker(strategy) -> bool:
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
+def values_on_every_replica(strategy, value: float) -> list[float]:
+    """``value`` as each replica of a multi-worker ``strategy`` holds it, in replica order (a collective:
+    every worker must call it at the same point)."""
+    gather = tf.function(lambda v: strategy.gather(strategy.run(lambda: tf.reshape(v, [1])), axis=0))
+    return [float(x) for x in gather(tf.constant(float(value)))]
+
+
+def check_workers_resume_alike(strategy, epoch: int, checkpoint_dir) -> None:
+    """Raise ValueError on every worker unless all of them start from the same ``epoch``.
+
+    A worker that did not see the chief's checkpoint would start from epoch 0 and wait forever for
+    the others at its first step, so they all stop here with a message instead.
+    """
+    epochs = [int(e) for e in values_on_every_replica(strategy, epoch)]
+    if len(set(epochs)) > 1:
+        shown = ", ".join(f"replica {i}: {'from the start' if e == 0 else f'after epoch {e}'}"
+                          for i, e in enumerate(epochs))
+        raise ValueError(f"the workers would not resume from the same epoch ({shown}); every worker must read "
+                         f"the chief's checkpoint folder ({checkpoint_dir}): put it on a filesystem they all share")
+
+
 def check_model_in_scope(model: keras.Model, strategy) -> None:
     """Raise ValueError unless ``model``'s variables were made under ``strategy.scope()``."""
     variables = [v.value if hasattr(v, "value") else v for v in model.trainable_variables]

@@ -29,7 +29,13 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_scalar, check_seed
-from .distribute import check_model_in_scope, distributed_windows, is_chief, is_multi_worker
+from .distribute import (
+    check_model_in_scope,
+    check_workers_resume_alike,
+    distributed_windows,
+    is_chief,
+    is_multi_worker,
+)
 from .generation import FastGenerator, stateful_loss
 from .model import (
     call_model,
@@ -186,7 +192,8 @@ def train(
         strategy: a ``tf.distribute.Strategy`` (see :mod:`textgen_helpers.distribute`); the model
             must have been built under its scope (``build_model(..., strategy=strategy)``).
             ``batch_size`` is the global batch, split between the replicas; only the chief of a
-            multi-worker run writes checkpoints.
+            multi-worker run writes checkpoints, and to resume, every worker must read them (a
+            shared ``checkpoint_dir``): workers that would start from different epochs all stop.
     """
     config = _merge_config(config, config_overrides)
     if strategy is not None:
@@ -214,6 +221,9 @@ def train(
         checkpoint.check_target(resume=resume)
     callbacks = list(callbacks)
     callback_state = None
+    if is_multi_worker(strategy) and resume:  # before restoring, which makes variables: a collective step
+        saved = checkpoint.load_state()["epoch"] if checkpoint is not None and checkpoint.exists() else 0
+        check_workers_resume_alike(strategy, saved, checkpoint_dir)
     if resume and checkpoint is not None and checkpoint.exists():
         callback_state = checkpoint.restore(run)
         if verbose:
