@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (each creates .venv if it is missing):
 #   make start   install, then open the workshop (notebooks/) in JupyterLab
-#   make test    install, then run every test: the package, the CLI and the notebooks (fast mode)
+#   make test    install, lint (ruff), then run every test: the package, the CLI and the notebooks (fast mode)
 # Others:
 #   make demo       train a small model for two minutes from the command line and print its text
 #   make notebooks  re-execute the notebooks in full mode, storing their outputs (about 15 minutes)
@@ -49,6 +49,7 @@ start: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 test: $(STAMP) $(NPM_STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)

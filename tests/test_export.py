@@ -205,7 +205,7 @@ def test_an_export_with_a_users_file_beside_it_is_not_replaced(shipped, exported
         with pytest.raises(ExportError, match="a TensorFlow.js export with other files beside it") as err:
             export_tfjs(shipped, exported)
         # only the user's file is named, and the sentence fits one file
-        assert "beside the export it holds notes.txt)" in str(err.value) and "would delete it." in str(err.value)
+        assert "beside it, it holds notes.txt)" in str(err.value) and "would delete it." in str(err.value)
         assert (exported / "notes.txt").read_text() == "my notes" and (exported / "model.json").read_bytes() == before
     finally:
         (exported / "notes.txt").unlink()

@@ -206,23 +206,34 @@ def check_bundle_target(path: str | os.PathLike) -> None:
     or a bundle folder holding nothing but its own files. Called before training starts, so a bad
     ``--save-path`` fails at once rather than after the run.
     """
-    path = Path(path)
+    check_folder_is_free(Path(path), kind="a model bundle", action="save a model bundle to", verb="saving",
+                         own_file=lambda name: name in BUNDLE_FILES, is_ours=_is_bundle_config(Path(path) / CONFIG_FILE),
+                         example="my-model", error=BundleError)
+
+
+def check_folder_is_free(path: Path, *, kind: str, action: str, verb: str, own_file: Callable[[str], bool],
+                         is_ours: bool, example: str, error: type[Exception]) -> None:
+    """Raise ``error`` unless ``path`` may be replaced by a folder of ours: it is missing, an empty
+    folder, or ``kind`` written by us (``is_ours``) holding only files that ``own_file`` names.
+
+    The message says what the folder holds that is not ours, and that nothing was changed.
+    """
     if not path.exists():
         return
     if not path.is_dir():
-        raise BundleError(f"cannot save a model bundle to {path}: it is a file, not a folder. Choose a new folder "
-                          f"name, such as {path.with_suffix('')}-model; nothing was changed")
+        raise error(f"cannot {action} {path}: it is a file, not a folder. Choose a new folder name, such as "
+                    f"{path.with_suffix('')}-{example}; nothing was changed")
     entries = sorted(p.name for p in path.iterdir())
-    if not entries:
+    others = [name for name in entries if not own_file(name)]
+    if not entries or (is_ours and not others):
         return
-    others = [name for name in entries if name not in BUNDLE_FILES]
-    if not others and _is_bundle_config(path / CONFIG_FILE):
-        return
-    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
-    what = "a model bundle with other files beside it" if _is_bundle_config(path / CONFIG_FILE) else "not a model bundle"
-    raise BundleError(f"refusing to save a model bundle to {path}: the folder is {what} (it holds {shown}), and "
-                      f"saving would delete them. Choose a new or empty folder, such as {path / 'my-model'}; nothing "
-                      f"was changed")
+    listed = others if is_ours else entries  # beside a folder of ours, name only what is not ours
+    shown = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
+    what = f"{kind} with other files beside it" if is_ours else f"not {kind} written by textgen"
+    held = f"beside it, it holds {shown}" if is_ours else f"it holds {shown}"
+    them = "it" if len(listed) == 1 else "them"
+    raise error(f"refusing to {action} {path}: the folder is {what} ({held}), and {verb} would delete {them}. "
+                f"Choose a new or empty folder, such as {path / example}; nothing was changed")
 
 
 def vocab_fingerprint(vocab: Vocabulary) -> str:

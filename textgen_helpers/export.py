@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bundle import Bundle, load_bundle, replaced_folder, vocab_fingerprint
+from .bundle import Bundle, check_folder_is_free, load_bundle, replaced_folder, vocab_fingerprint
 from .checks import check_scalar
 from .model import OneHot, is_one_hot_layer, one_hot_size
 from .runtime import import_tensorflow
@@ -127,25 +127,9 @@ def check_export_target(path: str | os.PathLike) -> None:
     """Raise ExportError unless ``path`` is free for :func:`export_tfjs`: missing, an empty folder, or
     an earlier export holding nothing but its own files."""
     path = Path(path)
-    if not path.exists():
-        return
-    if not path.is_dir():
-        raise ExportError(f"cannot export to {path}: it is a file, not a folder. Choose a new folder name, such as "
-                          f"{path.with_suffix('')}-web; nothing was changed")
-    entries = sorted(p.name for p in path.iterdir())
-    if not entries:
-        return
-    ours = _is_export_settings(path / SETTINGS_JSON)
-    others = [name for name in entries if name not in (MODEL_JSON, SETTINGS_JSON) and not SHARD_NAME.fullmatch(name)]
-    if ours and not others:
-        return
-    listed = others if ours else entries  # beside an export of ours, name only what is not ours
-    shown = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
-    what = ("a TensorFlow.js export with other files beside it" if ours else "not a TensorFlow.js export of ours")
-    held = f"it holds {shown}" if not ours else f"beside the export it holds {shown}"
-    them = "it" if len(listed) == 1 else "them"
-    raise ExportError(f"refusing to export to {path}: the folder is {what} ({held}), and exporting would "
-                      f"delete {them}. Choose a new or empty folder, such as {path / 'web-model'}; nothing was changed")
+    check_folder_is_free(path, kind="a TensorFlow.js export", action="export to", verb="exporting",
+                         own_file=lambda name: name in (MODEL_JSON, SETTINGS_JSON) or bool(SHARD_NAME.fullmatch(name)),
+                         is_ours=_is_export_settings(path / SETTINGS_JSON), example="web-model", error=ExportError)
 
 
 def tfjs_layers_model(model: keras.Model) -> tuple[dict, list[tuple[str, np.ndarray]]]:
