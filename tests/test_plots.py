@@ -10,6 +10,7 @@ from textgen_helpers.plots import (
     draw_generation_loop,
     draw_stacked_lstm,
     entropy_bits,
+    plot_colored_text,
     plot_entropy_vs_temperature,
     plot_history,
     plot_next_char_distribution,
@@ -138,3 +139,35 @@ def test_gate_saturation_figure_has_a_panel_per_gate_and_a_colour_per_layer():
     np.testing.assert_allclose(axes[1].collections[0].get_offsets(), saturation.iloc[4:6][["left", "right"]])
     with pytest.raises(ValueError, match="missing \\['right'\\]"):
         plot_gate_saturation(saturation.drop(columns="right"))
+
+
+def test_colored_text_lays_each_character_on_its_value_and_wraps_at_line_breaks_and_width():
+    import matplotlib.pyplot as plt
+
+    text = "ab c\n" + "x" * 12 + "<&>"  # a line break, then a row that wraps at width 10
+    values = np.arange(len(text), dtype=float)
+    values[1] = np.nan
+    fig = plot_colored_text(text, values, cmap="Greys", width=10, label="surprise (bits per character)")
+    ax = fig.axes[0]
+    grid = ax.get_images()[0].get_array()
+    assert grid.shape == (3, 10)  # "ab c↵"; ten x's; then two x's and "<&>"
+    assert list(grid[0, :5].filled(-1)) == [0, -1, 2, 3, 4]  # NaN is masked; the newline has its cell
+    assert grid.mask[0, 5:].all()  # nothing after a line break
+    assert list(grid[1]) == list(range(5, 15)) and list(grid[2, :5]) == [15, 16, 17, 18, 19]
+    drawn = [t.get_text() for t in ax.texts]
+    assert drawn == ["a", "b", "c", "↵", *"x" * 12, "<", "&", ">"]  # spaces are left blank, text is not escaped
+    assert ax.texts[-1].get_color() == "#ffffff" and ax.texts[0].get_color() == "#000000"  # ink on dark and light
+    assert fig.axes[1].get_xlabel() == "surprise (bits per character)"  # the colour bar names what it shows
+    assert "at most 10 to a row" in ax.get_xlabel()
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: plot_colored_text("abc", [1, 2]), "one number per character"),
+    (lambda: plot_colored_text("ab", [1, 2], width=3), "width must be >= 10"),
+    (lambda: plot_colored_text("ab", [1, 2], vmin=2, vmax=1), "vmax must be greater than vmin"),
+    (lambda: plot_colored_text("ab", [1, 2], cmap="nope"), "matplotlib colormap"),
+])
+def test_colored_text_rejects_bad_arguments(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

@@ -51,7 +51,7 @@ _EXPORTS = {
     "plots": ["plot_history", "LiveTraining", "samples_table_html", "draw_generation_loop", "draw_stacked_lstm",
               "plot_next_char_distribution", "plot_next_char_panels", "plot_entropy_vs_temperature", "plot_strategies",
               "entropy_bits",
-              "SHANNON_BITS", "plot_gate_saturation"],
+              "SHANNON_BITS", "plot_gate_saturation", "plot_colored_text"],
     "widgets": ["TemperaturePanel", "NextCharExplorer", "next_char_probs"],
 }
 if TYPE_CHECKING:  # the same names, imported statically for editors and type checkers (a test keeps them equal)
@@ -110,6 +110,7 @@ if TYPE_CHECKING:  # the same names, imported statically for editors and type ch
         draw_generation_loop,
         draw_stacked_lstm,
         entropy_bits,
+        plot_colored_text,
         plot_entropy_vs_temperature,
         plot_gate_saturation,
         plot_history,

@@ -13,8 +13,11 @@ character ``t + 1``. :func:`text_features` describes the text at the same moment
 :func:`best_cells` can correlate every cell with every feature and find the interpretable ones
 automatically; :func:`surprise_bits` gives ``-log2 p`` of every actual next character;
 :func:`gate_saturation` counts how often each gate sits near 0 or 1 (the paper's figure 3, drawn
-by :func:`~textgen_helpers.plots.plot_gate_saturation`); :func:`colored_text_html` colours a
-text's characters by any of these values, as inline-styled HTML that shows on GitHub and in Colab.
+by :func:`~textgen_helpers.plots.plot_gate_saturation`). Any of these values can colour a text's
+characters: :func:`~textgen_helpers.plots.plot_colored_text` draws a figure (a picture, so it
+shows wherever the notebook does, GitHub included), and :func:`colored_text_html` writes HTML
+whose characters show their values on hover in Jupyter and Colab (GitHub's notebook view drops
+the colours of HTML).
 """
 
 from __future__ import annotations
@@ -238,29 +241,16 @@ def colored_text_html(text: str, values, *, cmap: str = "RdBu_r", vmin: float | 
                       tooltips: bool = True):
     """``text`` with each character's background coloured by ``values [len(text)]``; an ``IPython.display.HTML``.
 
-    Plain HTML with inline styles only (GitHub's notebook view and Colab drop ``<style>`` blocks
-    and scripts): the text is escaped, a newline shows as ``⏎`` before its line break, a NaN
+    Plain HTML with inline styles only (Colab drops ``<style>`` blocks and scripts; GitHub's
+    notebook view drops styles altogether, so for a notebook read there draw
+    :func:`~textgen_helpers.plots.plot_colored_text` instead): the text is escaped, a newline shows as ``⏎`` before its line break, a NaN
     value leaves its character uncoloured, and a legend under the text names ``label`` and the
     colour scale from ``vmin`` (default: the smallest value) to ``vmax`` (default: the largest).
     ``tooltips`` puts each value in its character's ``title`` (shown on hover in Jupyter).
     """
     from IPython.display import HTML
 
-    if not isinstance(text, str):
-        raise ValueError(f"text must be a string, got {type(text).__name__}")
-    values = np.asarray(values, dtype=np.float64)
-    if values.shape != (len(text),):
-        raise ValueError(f"values must be one number per character, shape ({len(text)},); got shape {values.shape}")
-    finite = values[np.isfinite(values)]
-    vmin = check_scalar(vmin, "vmin", float, allow_none=True)
-    vmax = check_scalar(vmax, "vmax", float, allow_none=True)
-    vmin = vmin if vmin is not None else float(finite.min()) if finite.size else 0.0
-    vmax = vmax if vmax is not None else float(finite.max()) if finite.size else 1.0
-    if vmax <= vmin:
-        if finite.size and finite.min() == finite.max():
-            vmax = vmin + 1.0  # every value the same: one colour, any scale will do
-        else:
-            raise ValueError(f"vmax must be greater than vmin, got vmin={vmin:g}, vmax={vmax:g}")
+    values, vmin, vmax = _text_color_scale(text, values, vmin, vmax)
     colormap = _colormap(cmap)
     spans = []
     for char, value in zip(text, values, strict=True):
@@ -361,6 +351,27 @@ def _is_speaker_line(line: str) -> bool:
     name = line[:-1]
     return (line.endswith(":") and any(ch.isalpha() for ch in name)
             and all(ch.isupper() or ch in " '.-&," for ch in name if not ch.isdigit()))
+
+
+def _text_color_scale(text: str, values, vmin: float | None, vmax: float | None) -> tuple[np.ndarray, float, float]:
+    """Check a text and its ``values [len(text)]``; return the values as floats and the colour scale's ends
+    (by default the smallest and the largest finite value)."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a string, got {type(text).__name__}")
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (len(text),):
+        raise ValueError(f"values must be one number per character, shape ({len(text)},); got shape {values.shape}")
+    finite = values[np.isfinite(values)]
+    vmin = check_scalar(vmin, "vmin", float, allow_none=True)
+    vmax = check_scalar(vmax, "vmax", float, allow_none=True)
+    vmin = vmin if vmin is not None else float(finite.min()) if finite.size else 0.0
+    vmax = vmax if vmax is not None else float(finite.max()) if finite.size else 1.0
+    if vmax <= vmin:
+        if finite.size and finite.min() == finite.max():
+            vmax = vmin + 1.0  # every value the same: one colour, any scale will do
+        else:
+            raise ValueError(f"vmax must be greater than vmin, got vmin={vmin:g}, vmax={vmax:g}")
+    return values, vmin, vmax
 
 
 def _colormap(cmap: str):

@@ -309,6 +309,51 @@ def plot_gate_saturation(saturation: pd.DataFrame, *, title: str = "How often th
     return axes[0]
 
 
+def plot_colored_text(text: str, values, *, cmap: str = "RdBu_r", vmin: float | None = None,
+                      vmax: float | None = None, title: str | None = None, label: str = "value", width: int = 80):
+    """``text`` drawn as a grid of characters, each on a background coloured by ``values [len(text)]``.
+
+    A picture, so it reads the same in Jupyter, Colab and on GitHub (whose notebook view drops the
+    colours of HTML; :func:`~textgen_helpers.activations.colored_text_html` is the HTML twin). A
+    newline shows as ``↵`` and ends its row, a row longer than ``width`` characters wraps, a NaN
+    value leaves its character on white, and the colour bar names ``label`` (give units) from
+    ``vmin`` (default: the smallest value) to ``vmax`` (default: the largest). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from .activations import _colormap, _colors, _text_color_scale
+
+    values, vmin, vmax = _text_color_scale(text, values, vmin, vmax)
+    colormap = _colormap(cmap)
+    width = check_scalar(width, "width", int, min_value=10)
+    cells, row, col = [], 0, 0  # (row, column, shown character, value)
+    for char, value in zip(text, values, strict=True):
+        if col == width:
+            row, col = row + 1, 0
+        cells.append((row, col, "↵" if char == "\n" else char, value))
+        row, col = (row + 1, 0) if char == "\n" else (row, col + 1)
+    rows = max((r for r, *_ in cells), default=0) + 1
+    columns = max((c for _, c, *_ in cells), default=0) + 1  # as wide as the longest row, no wider
+    grid = np.full((rows, columns), np.nan)
+    for r, c, _, value in cells:
+        grid[r, c] = value
+    fig, ax = plt.subplots(figsize=(0.105 * max(columns, 40) + 0.6, 0.2 * rows + 1.3), layout="constrained")
+    shown = colormap.with_extremes(bad="white")
+    image = ax.imshow(np.ma.masked_invalid(grid), cmap=shown, vmin=vmin, vmax=vmax, aspect="auto",
+                      interpolation="nearest")
+    for r, c, char, value in cells:
+        if not char.isspace():
+            ink = _colors(colormap, (value - vmin) / (vmax - vmin))[1] if np.isfinite(value) else "#000000"
+            ax.text(c, r, char, ha="center", va="center", fontsize=9, family="monospace", color=ink)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel(f"{len(text):,} characters, at most {width} to a row; ↵ is a line break")
+    if title:
+        ax.set_title(title, loc="left")
+    fig.colorbar(image, ax=ax, orientation="horizontal", location="bottom", aspect=60, shrink=0.8).set_label(label)
+    return fig
+
+
 def plot_strategies(table: pd.DataFrame, *, reference: dict | None = None, marked: Sequence[float] = BOOK_TEMPERATURES,
                     title: str = "What each sampling strategy writes"):
     """Real words and repetition against the model's surprise, one line per family of strategies.
