@@ -171,3 +171,17 @@ def test_colored_text_lays_each_character_on_its_value_and_wraps_at_line_breaks_
 def test_colored_text_rejects_bad_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_the_strategies_figure_labels_nearly_coinciding_temperatures_once():
+    import matplotlib.pyplot as plt
+
+    from textgen_helpers.plots import plot_strategies
+
+    table = pd.DataFrame({"family": "temperature", "temperature": [0.0, 0.1, 0.5, 1.0, 1.5], "top_k": None,
+                          "top_p": None, "surprise_bits": [1.183, 1.180, 1.42, 2.01, 3.09],
+                          "real_words": [1.0, 0.999, 0.986, 0.856, 0.584], "distinct_4grams": [0.05, 0.5, 1, 1, 1]})
+    fig = plot_strategies(table, marked=())
+    labels = [text.get_text() for text in fig.axes[0].texts]
+    assert labels == ["0, 0.1", "0.5", "1", "1.5"]  # greedy and T = 0.1 sit on one spot: one label, not two overprinted
+    plt.close(fig)

@@ -146,3 +146,35 @@ def test_the_filter_controls_set_the_first_column_and_leave_the_others(bundle):
     assert panel.strategies[0].label == "T = 1, top-p 0.5" and panel.texts[0] != plain
     panel.top_p.value = 1.0
     assert panel.strategies[0].label == "T = 1" and panel.texts[0] == plain
+
+
+def test_the_panel_reads_as_plain_text_where_widgets_do_not_show(bundle):
+    panel = TemperaturePanel(bundle, length=60, temperature=1.0, compare="0, 1 k=3")
+    first, greedy, top_k = panel.texts
+    assert panel.as_text() == (f"--- T = 1 (slider) ---\n{first}\n\n--- T = 0 ---\n{greedy}\n\n"
+                               f"--- T = 1, top-k 3 ---\n{top_k}")
+    assert panel.as_text(chars=10).startswith(f"--- T = 1 (slider) ---\n{first[:10]}\n\n--- T = 0 ---\n{greedy[:10]}\n\n")
+    with pytest.raises(ValueError, match="chars must be >= 1"):
+        panel.as_text(chars=0)
+
+
+def test_a_saved_panel_reads_as_a_summary_where_widgets_do_not_show(bundle):
+    from textgen_helpers.widgets import widget_bundle
+
+    panel = TemperaturePanel(bundle, length=20, compare="0.25")
+    data = widget_bundle(panel.widget, "summary")
+    view = data["application/vnd.jupyter.widget-view+json"]  # what ipywidgets' own display publishes
+    assert view == {"version_major": 2, "version_minor": 0, "model_id": panel.widget.model_id}
+    assert data["text/plain"] == "summary"
+
+
+def test_displaying_the_panel_shows_the_widget_with_a_readable_summary(bundle, monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda data, raw=False: shown.append((data, raw)))
+    TemperaturePanel(bundle, length=20, temperature=0.75, compare="0.25")._ipython_display_()
+    (data, raw), = shown
+    assert raw and "application/vnd.jupyter.widget-view+json" in data
+    assert data["text/plain"].startswith("[TemperaturePanel: a temperature slider and 2 columns of generated text "
+                                         "(T = 0.75 (slider); T = 0.25)")

@@ -382,8 +382,8 @@ def plot_strategies(table: pd.DataFrame, *, reference: dict | None = None, marke
                 name += f" ({family[-1]} = {', '.join(f'{v:g}' for v in rows[column_of])}, left to right)"
             ax.plot(rows["surprise_bits"], rows[column], "o-", color=color, markersize=4, label=name)
             if family == "temperature" and column == "real_words":  # each T beside its point; the filters' are in the legend
-                for _, row in rows.iterrows():
-                    ax.annotate(f"{row['temperature']:g}", (row["surprise_bits"], row[column]), textcoords="offset points",
+                for temperatures, (x, y) in _label_groups(rows, "surprise_bits", column, table):
+                    ax.annotate(", ".join(f"{t:g}" for t in sorted(temperatures)), (x, y), textcoords="offset points",
                                 xytext=(-4, -11), fontsize=7, color=color, ha="right")
             if family == "temperature" and marked:
                 book = rows[rows["temperature"].isin(marked)]
@@ -399,6 +399,20 @@ def plot_strategies(table: pd.DataFrame, *, reference: dict | None = None, marke
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _label_groups(rows: pd.DataFrame, x: str, y: str, table: pd.DataFrame, near: float = 0.02):
+    """Temperatures of consecutive points that nearly coincide (within ``near`` of the table's range on
+    both axes), with the first point of each group: one label per group, so none overprint."""
+    span_x = float(np.ptp(table[x])) or 1.0
+    span_y = float(np.ptp(table[y])) or 1.0
+    groups: list[tuple[list[float], tuple[float, float]]] = []
+    for _, row in rows.iterrows():
+        if groups and (abs(row[x] - groups[-1][1][0]) < near * span_x and abs(row[y] - groups[-1][1][1]) < near * span_y):
+            groups[-1][0].append(row["temperature"])
+        else:
+            groups.append(([row["temperature"]], (row[x], row[y])))
+    return groups
 
 
 def entropy_bits(probs) -> float:

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from .checks import check_scalar
 from .sampling import check_temperature, check_top_k, check_top_p
 from .strategies import Strategy, parse_strategies
 
@@ -79,9 +80,10 @@ class TemperaturePanel:
         self.regenerate()
 
     def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+        headings = "; ".join(_heading(strategy, main=k == 0) for k, strategy in enumerate(self.strategies))
+        _display_widget(self.widget, f"[TemperaturePanel: a temperature slider and {len(self.texts)} columns of "
+                                     f"generated text ({headings}). A widget: it shows when the notebook runs "
+                                     f"(Jupyter, JupyterLab, Colab); panel.as_text() prints its texts.]")
 
     def _on_change(self, change) -> None:
         self.regenerate()
@@ -90,6 +92,14 @@ class TemperaturePanel:
     def temperatures(self) -> list[float]:
         """The temperature of each column, in order."""
         return [strategy.temperature for strategy in self.strategies]
+
+    def as_text(self, chars: int | None = None) -> str:
+        """The columns as plain text, each under its heading, cut to their first ``chars`` characters
+        (all of them by default): the panel for a page that shows no widgets, such as a notebook
+        read on GitHub."""
+        chars = check_scalar(chars, "chars", int, min_value=1, allow_none=True)
+        return "\n\n".join(f"--- {_heading(strategy, main=k == 0)} ---\n{text[:chars]}"
+                             for k, (strategy, text) in enumerate(zip(self.strategies, self.texts, strict=True)))
 
     def regenerate(self) -> list[str]:
         """Generate every column again from the current controls; returns the texts."""
@@ -159,9 +169,9 @@ class NextCharExplorer:
             display(fig)
 
     def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+        _display_widget(self.widget, f"[NextCharExplorer: a temperature slider over the model's next-character "
+                                     f"distribution after {self.seed_text[-30:]!r}. A widget: it shows when the "
+                                     f"notebook runs (Jupyter, JupyterLab, Colab).]")
 
 
 def next_char_probs(model, ids) -> np.ndarray:
@@ -178,8 +188,26 @@ def next_char_probs(model, ids) -> np.ndarray:
     return tf.nn.softmax(logits).numpy().astype(np.float64)
 
 
+def widget_bundle(widget, summary: str) -> dict:
+    """The display data of ``widget``, with ``summary`` as its plain text: what a page that cannot
+    run widgets (a notebook read on GitHub) shows in its place, instead of the widget's repr."""
+    return {"text/plain": summary,
+            "application/vnd.jupyter.widget-view+json": {"version_major": 2, "version_minor": 0,
+                                                         "model_id": widget.model_id}}
+
+
+def _display_widget(widget, summary: str) -> None:
+    from IPython.display import display
+
+    display(widget_bundle(widget, summary), raw=True)
+
+
+def _heading(strategy: Strategy, *, main: bool) -> str:
+    return strategy.label + (" (slider)" if main else "")
+
+
 def _column_html(strategy: Strategy, text: str, *, main: bool) -> str:
-    label = strategy.label + (" (slider)" if main else "")
+    label = _heading(strategy, main=main)
     filters = "".join(f' data-{name}="{value:g}"' for name, value in (("top-k", strategy.top_k), ("top-p", strategy.top_p))
                       if value is not None)
     return (f'<div class="textgen-column" data-temperature="{strategy.temperature:g}"{filters}>'
