@@ -756,9 +756,10 @@ def write_markdown(results: dict, path: Path) -> None:
             f"| `bundle.generator` (`tg.FastGenerator`, 1 row) | {web['python_fast_generator_chars_per_second']:,} |",
             "",
             f"The browser is about {web['python_fast_generator_chars_per_second'] / web['browser_chars_per_second']:.0f}x "
-            "slower. TensorFlow.js's CPU backend runs each operation in JavaScript: while developing the page, one "
-            "[1, 128] x [128, 512] matrix product took about 0.19 ms there, and a character needs four, while the Python "
-            "generator runs its whole loop as one compiled program. The WebGL backend (`?backend=webgl`) was slower still "
+            f"slower. At {web['browser_chars_per_second']:,} characters per second a character takes "
+            f"{1000 / web['browser_chars_per_second']:.2f} ms in the page: TensorFlow.js's CPU backend runs each of the "
+            "few dozen small operations of a step (the LSTMs' matrix products and gates, the output layer, the draw) on "
+            "its own in JavaScript, while the Python generator runs its whole loop as one XLA-compiled program. The WebGL backend (`?backend=webgl`) was slower still "
             "in headless Chromium, which has only software GL (about 7.4 ms a character). 200 characters still take well "
             "under a second in the page.",
             "",
