@@ -196,7 +196,12 @@ def window_dataset(
         return tf.one_hot(windows[:, :-1], vocab_size), tf.one_hot(windows[:, -1], vocab_size)
 
     steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
-    return steps.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    # Fixed buffers, autotuning off: gathering a batch takes far less time than a training step, so
+    # two in flight keep the model fed, and an iterator without the autotuner's thread is torn down
+    # at once (with it, a run stopped mid-epoch could wait seconds for that thread at its end).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return (steps.map(gather, num_parallel_calls=2, deterministic=True).prefetch(2)).with_options(options)
 
 
 def validation_windows(
