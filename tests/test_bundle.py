@@ -129,7 +129,7 @@ def test_a_bundle_with_a_users_file_beside_it_is_not_replaced(bundle_dir, traine
     (bundle_dir / "notes.txt").write_text("my notes on this model")
     with pytest.raises(BundleError, match="a model bundle with other files beside it") as err:
         save_bundle(bundle_dir, trained.model, trained.vocab, sample_len=40)
-    assert "beside it, it holds notes.txt)" in str(err.value)  # the bundle's own files are not listed
+    assert "with other files beside it (notes.txt)," in str(err.value)  # the bundle's own files are not listed
     assert (bundle_dir / "notes.txt").read_text() == "my notes on this model"
 
 

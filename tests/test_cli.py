@@ -69,6 +69,8 @@ def test_train_help_lists_the_original_flags(capsys):
     (["generate", "bundle", "--top-p", "most"], "expected a number for the top_p"),
     (["frobnicate"], "invalid choice"),
     (["export-tfjs", "bundle"], "the following arguments are required: OUT_DIR"),
+    (["train", "shakespeare", "--resume", "--restart"], "not allowed with argument"),
+    (["train", "shakespeare", "--embedding-dim", "8", "--framing", "seq2one"], "--embedding-dim needs --framing seq2seq"),
 ])
 def test_a_bad_argument_prints_one_line_and_exits_2(args, message, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -80,16 +82,20 @@ def test_a_bad_argument_prints_one_line_and_exits_2(args, message, capsys):
 
 
 def test_a_missing_corpus_or_bundle_is_one_line_and_exit_1(tmp_path):
+    from textgen_helpers.bundle import shipped_bundle
+
     result = run_textgen("generate", tmp_path / "no-bundle")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "does not exist" in result.stderr
+    assert f"the one that ships with the package: {shipped_bundle().path}" in result.stderr  # where to start
     result = run_textgen("train", tmp_path / "missing.txt", *QUICK_TRAIN)
     assert result.returncode == 1 and "missing.txt" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_resume_needs_a_place_to_find_the_checkpoint(small_corpus, capsys):
-    assert main(["train", str(small_corpus), "--resume", *QUICK_TRAIN]) == 1
-    assert "--resume needs --save-path" in capsys.readouterr().err
+@pytest.mark.parametrize("flag", ["--resume", "--restart"])
+def test_resume_and_restart_need_a_place_to_find_the_checkpoint(small_corpus, flag, capsys):
+    assert main(["train", str(small_corpus), flag, *QUICK_TRAIN]) == 1
+    assert f"{flag} needs --save-path" in capsys.readouterr().err
 
 
 def test_corpora_lists_every_corpus_and_where_it_is(mirror, tmp_path):
@@ -323,14 +329,38 @@ def test_a_save_path_that_is_not_a_bundle_fails_before_training_and_touches_noth
     assert time.perf_counter() - started < 10  # refused before any training
 
 
-def test_an_existing_checkpoint_is_not_overwritten_without_resume(abc_corpus, tmp_path, capsys):
-    bundle = tmp_path / "m"
-    assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--sample-len", "10", "--save-path", str(bundle), "--quiet"]) == 0
-    state = (tmp_path / "m-checkpoint" / "state.json").read_text()
-    assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--sample-len", "10", "--save-path", str(bundle)]) == 1
+def test_the_same_command_again_asks_to_resume_or_restart_and_restart_starts_afresh(abc_corpus, tmp_path, capsys):
+    bundle, checkpoint = tmp_path / "m", tmp_path / "m-checkpoint"
+    command = ["train", str(abc_corpus), *QUICK_TRAIN, "--sample-len", "10", "--save-path", str(bundle)]
+    assert main([*command, "--epochs", "2"]) == 0
+    assert "trained 2 epochs in" in capsys.readouterr().out
+    state = (checkpoint / "state.json").read_text()
+    model = (bundle / "model.keras").read_bytes()
+
+    assert main(command) == 1  # the same command again: the finished run's checkpoint is not overwritten
     err = capsys.readouterr().err
-    assert "already holds a checkpoint" in err and "--resume" in err
-    assert (tmp_path / "m-checkpoint" / "state.json").read_text() == state
+    assert err.count("\n") == 1 and "holds the checkpoint of an earlier run (after epoch 2)" in err
+    assert "add --resume to continue it (with a larger --epochs" in err and "--restart to delete it" in err
+    assert (checkpoint / "state.json").read_text() == state and (bundle / "model.keras").read_bytes() == model
+
+    assert main([*command, "--epochs", "2", "--resume"]) == 0  # nothing left to train, and it says so
+    assert "already reached epoch 2 of 2: nothing to train" in capsys.readouterr().out
+
+    assert main([*command, "--restart"]) == 0  # afresh: one epoch, a new checkpoint, the bundle replaced
+    assert "trained 1 epoch in" in capsys.readouterr().out
+    assert json.loads((checkpoint / "state.json").read_text())["epoch"] == 1
+    assert sorted(p.name for p in checkpoint.iterdir()) == ["epoch_0001.keras", "state.json"]
+    assert len(json.loads((bundle / "config.json").read_text())["history"]) == 1
+
+
+def test_restart_deletes_only_a_checkpoint(abc_corpus, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--sample-len", "10", "--checkpoint-dir", str(folder),
+                 "--restart"]) == 1
+    assert "not a textgen checkpoint (notes.txt)" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
 
 
 def test_generate_into_a_closed_pipe_exits_quietly(tmp_path):
@@ -342,12 +372,16 @@ def test_generate_into_a_closed_pipe_exits_quietly(tmp_path):
     assert "Error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
 
 
-def test_train_on_a_mirrored_strategy(abc_corpus, tmp_path):
+def test_train_on_a_mirrored_strategy(abc_corpus, tmp_path, capsys):
     # (--distribute multiworker runs in tests/test_distribute.py: two worker processes on localhost)
     bundle = tmp_path / "m"
     assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--sample-len", "10", "--distribute", "mirrored",
                  "--save-path", str(bundle), "--quiet"]) == 0
     assert (bundle / "model.keras").is_file()
+    from textgen_helpers.runtime import device_report
+
+    said = "no GPU found, so --distribute mirrored trains on the CPU" in capsys.readouterr().err
+    assert said == (not device_report()["gpus"])  # said where there is no GPU, and only there
 
 
 # --- export-tfjs ---------------------------------------------------------------------------------

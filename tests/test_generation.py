@@ -65,6 +65,9 @@ def test_an_empty_seed_is_refused(seq2seq):
     _, _, fast = seq2seq
     with pytest.raises(ValueError, match="seed text is empty"):
         fast("", 10)
+    with pytest.raises(ValueError, match="nothing of the seed text is left once the characters the model does not "
+                                         "know are skipped \\('éé'\\)"):
+        fast("éé", 10, unknown="skip")  # not "empty": the user did give text
     with pytest.raises(ValueError, match="seed text must be a string"):
         fast(None, 10)
 

@@ -11,6 +11,7 @@ from textgen_helpers.strategies import (
     distinct_ngram_share,
     known_words,
     measure_strategies,
+    measure_text,
     parse_strategies,
     parse_strategy,
     real_word_share,
@@ -143,3 +144,19 @@ def test_measuring_takes_strategies_as_one_string_and_a_bundle_as_its_folder(bun
 def test_a_filter_given_twice_is_named():
     with pytest.raises(ValueError, match="k is given twice"):
         parse_strategy("1 k=5 k=6")
+
+
+def test_real_words_are_compared_in_lower_case_whatever_the_set_holds(bundle):
+    lower = measure_strategies(bundle, ["0"], {"the", "and", "of"}, length=200, rows=1)
+    mixed = measure_strategies(bundle, ["0"], {"The", "AND", "of"}, length=200, rows=1)
+    assert lower["real_words"].iloc[0] > 0 and mixed["real_words"].iloc[0] == lower["real_words"].iloc[0]
+    assert measure_text("The cat and the dog", {"THE", "And"})["real_words"] == pytest.approx(3 / 5)
+
+
+def test_a_bundle_is_given_as_itself_or_as_its_folder(bundle):
+    from textgen_helpers.bundle import as_bundle
+
+    assert as_bundle(bundle) is bundle
+    assert as_bundle(str(bundle.path)).vocab.chars == bundle.vocab.chars
+    with pytest.raises(ValueError, match="expected a model bundle or the path of its folder, got int"):
+        as_bundle(3)

@@ -178,3 +178,8 @@ def test_displaying_the_panel_shows_the_widget_with_a_readable_summary(bundle, m
     assert raw and "application/vnd.jupyter.widget-view+json" in data
     assert data["text/plain"].startswith("[TemperaturePanel: a temperature slider and 2 columns of generated text "
                                          "(T = 0.75 (slider); T = 0.25)")
+
+
+def test_the_panel_takes_a_bundle_folder_as_well(bundle):
+    panel = TemperaturePanel(str(bundle.path), length=20, compare="")
+    assert panel.texts == TemperaturePanel(bundle, length=20, compare="").texts

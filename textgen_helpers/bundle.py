@@ -219,6 +219,10 @@ def check_folder_is_free(path: Path, *, kind: str, action: str, verb: str, own_f
     The message says what the folder holds that is not ours, and that nothing was changed.
     """
     if not path.exists():
+        above = next((parent for parent in path.parents if parent.exists()), None)
+        if above is not None and not above.is_dir():
+            raise error(f"cannot {action} {path}: {above} is a file, not a folder; choose a folder that is not "
+                        f"under a file; nothing was changed")
         return
     if not path.is_dir():
         raise error(f"cannot {action} {path}: it is a file, not a folder. Choose a new folder name, such as "
@@ -229,10 +233,10 @@ def check_folder_is_free(path: Path, *, kind: str, action: str, verb: str, own_f
         return
     listed = others if is_ours else entries  # beside a folder of ours, name only what is not ours
     shown = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
-    what = f"{kind} with other files beside it" if is_ours else f"not {kind} written by textgen"
-    held = f"beside it, it holds {shown}" if is_ours else f"it holds {shown}"
+    what = (f"{kind} with other files beside it ({shown})" if is_ours
+            else f"not {kind} written by textgen (it holds {shown})")
     them = "it" if len(listed) == 1 else "them"
-    raise error(f"refusing to {action} {path}: the folder is {what} ({held}), and {verb} would delete {them}. "
+    raise error(f"refusing to {action} {path}: the folder is {what}, and {verb} would delete {them}. "
                 f"Choose a new or empty folder, such as {path / example}; nothing was changed")
 
 
@@ -246,7 +250,8 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     path = Path(path)
     if not path.is_dir():
         what = "is a file, not a bundle folder" if path.exists() else "does not exist"
-        raise FileNotFoundError(f"model bundle {path} {what}; train one with `textgen train CORPUS --save-path {path}`")
+        raise FileNotFoundError(f"model bundle {path} {what}; train one with `textgen train CORPUS --save-path {path}`, "
+                                f"or use the one that ships with the package: {_shipped_path()}")
     missing = [name for name in BUNDLE_FILES if not (path / name).is_file()]
     if missing:
         raise BundleError(f"model bundle {path} is missing {', '.join(missing)}; a bundle is the folder that `textgen train --save-path` (or save_bundle()) writes, holding all three")
@@ -271,15 +276,30 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     return Bundle(path=path, model=model, vocab=vocab, config=config)
 
 
+def as_bundle(bundle: Bundle | str | os.PathLike) -> Bundle:
+    """``bundle`` itself, or the bundle loaded from a folder path; anything else is a ValueError."""
+    if isinstance(bundle, (str, os.PathLike)):
+        return load_bundle(bundle)
+    if not isinstance(bundle, Bundle):
+        raise ValueError(f"expected a model bundle or the path of its folder, got {type(bundle).__name__}; load one "
+                         f"with tg.load_bundle(path) or tg.shipped_bundle()")
+    return bundle
+
+
 def shipped_bundle(name: str = SHIPPED_BUNDLE) -> Bundle:
     """The small bundle that ships with the package, so the slider works before you train anything."""
-    from importlib import resources
-
-    path = Path(str(resources.files("textgen_helpers.data").joinpath("bundles", name)))
+    path = _shipped_path(name)
     if not path.is_dir():
         available = sorted(p.name for p in path.parent.iterdir() if p.is_dir()) if path.parent.is_dir() else []
         raise FileNotFoundError(f"no shipped bundle named {name!r}; the package ships {available or 'none'}")
     return load_bundle(path)
+
+
+def _shipped_path(name: str = SHIPPED_BUNDLE) -> Path:
+    """Where the package's data holds the shipped bundle ``name`` (data/bundles/ in a checkout)."""
+    from importlib import resources
+
+    return Path(str(resources.files("textgen_helpers.data").joinpath("bundles", name)))
 
 
 def _check_fits(path: Path, model: keras.Model, vocab: Vocabulary, config: dict) -> None:

@@ -119,10 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="characters per training window")
     train.add_argument("--sample-step", "--sampleStep", dest="sample_step", type=_positive_int, default=3,
                        help="characters between the starts of windows")
-    train.add_argument("--learning-rate", "--learningRate", dest="learning_rate", type=_positive_float, default=1e-2)
+    train.add_argument("--learning-rate", "--learningRate", dest="learning_rate", type=_positive_float, default=1e-2,
+                       help="the optimizer's step size")
     train.add_argument("--examples-per-epoch", "--examplesPerEpoch", dest="examples_per_epoch", type=_positive_int,
                        default=10_000, help="windows drawn at random for each epoch")
-    train.add_argument("--batch-size", "--batchSize", dest="batch_size", type=_positive_int, default=128)
+    train.add_argument("--batch-size", "--batchSize", dest="batch_size", type=_positive_int, default=128,
+                       help="windows per training step (with --distribute: the global batch, split between replicas)")
     train.add_argument("--validation-split", "--validationSplit", dest="validation_split", type=_fraction, default=0.1,
                        help="fraction of the text, at its end, held out for validation")
     train.add_argument("--display-length", "--displayLength", dest="display_length", type=_non_negative_int, default=120,
@@ -136,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dropout", type=_dropout, default=0.0, help="dropout after each LSTM")
     train.add_argument("--embedding-dim", dest="embedding_dim", type=_positive_int, default=None,
                        help="learn an embedding of this size instead of one-hot inputs (seq2seq only)")
-    train.add_argument("--optimizer", choices=["rmsprop", "adam"], default="rmsprop")
+    train.add_argument("--optimizer", choices=["rmsprop", "adam"], default="rmsprop", help="the book's is RMSprop")
     train.add_argument("--clipnorm", type=_positive_float, default=None, help="clip gradients to this global norm")
     train.add_argument("--reduce-lr-on-plateau", dest="reduce_lr_on_plateau", action="store_true",
                        help="halve the learning rate after an epoch whose validation loss did not improve")
@@ -145,13 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
                             "machine TF_CONFIG names (run the same command on each; only the chief saves); tpu a "
                             "TPU runtime (untested here). --batch-size stays the global batch")
     train.add_argument("--max-minutes", dest="max_minutes", type=_positive_float, default=None,
-                       help="stop after this many minutes of training")
+                       help="stop after this many minutes of the run (training, and the loss and samples after each "
+                            "epoch), mid-epoch if need be; an epoch cut short is not checkpointed")
     train.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64-1")
     train.add_argument("--save-path", "--savePath", dest="save_path", type=Path, default=None,
                        help="folder to write the model bundle to")
     train.add_argument("--checkpoint-dir", dest="checkpoint_dir", type=Path, default=None,
                        help="folder for per-epoch checkpoints (default: SAVE_PATH-checkpoint)")
-    train.add_argument("--resume", action="store_true", help="continue from the checkpoint if there is one")
+    again = train.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue from the checkpoint if there is one (raise --epochs to train a finished run further)")
+    again.add_argument("--restart", action="store_true",
+                       help="start afresh even if the checkpoint folder holds an earlier run: that checkpoint is "
+                            "deleted first (a folder holding anything else is still refused)")
     train.add_argument("--quiet", action="store_true", help="print only the final summary")
     train.set_defaults(run=_train, prog="textgen train", parser=train)
 
@@ -216,24 +224,37 @@ def _train(args) -> int:
     checkpoint_dir = args.checkpoint_dir
     if checkpoint_dir is None and args.save_path is not None:
         checkpoint_dir = args.save_path.with_name(args.save_path.name + "-checkpoint")
-    if args.resume and checkpoint_dir is None:
-        raise ValueError("--resume needs --save-path or --checkpoint-dir to find the checkpoint")
+    if (args.resume or args.restart) and checkpoint_dir is None:
+        flag = "--resume" if args.resume else "--restart"
+        raise ValueError(f"{flag} needs --save-path or --checkpoint-dir to find the checkpoint")
+    if args.embedding_dim is not None and args.framing != "seq2seq":
+        args.parser.error("--embedding-dim needs --framing seq2seq (a seq2one model reads one-hot windows)")
     # Both folders are checked before any work: a bad --save-path fails now, not after the run.
     if args.save_path is not None:
         check_bundle_target(args.save_path)
-    if checkpoint_dir is not None:
-        Checkpoint(checkpoint_dir).check_target(resume=args.resume)
+    checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
+    if checkpoint is not None:
+        checkpoint.check_target(resume=True)  # nothing but a checkpoint of ours, or nothing at all
+        if checkpoint.exists() and not (args.resume or args.restart):
+            raise ValueError(f"{checkpoint_dir} holds the checkpoint of an earlier run (after epoch "
+                             f"{checkpoint.load_state().get('epoch')}); add --resume to continue it (with a larger "
+                             f"--epochs to train it further), or --restart to delete it and start afresh")
     config = TrainingConfig(sample_len=args.sample_len, sample_step=args.sample_step, batch_size=args.batch_size,
                             examples_per_epoch=args.examples_per_epoch, validation_fraction=args.validation_split,
                             seed_text=args.seed_text, temperatures=tuple(args.temperatures),
                             display_length=args.display_length, seed=args.seed)
     corpus = load_corpus(args.corpus)
+    if args.restart and checkpoint is not None:
+        checkpoint.clear()  # only now: every check above has passed and the corpus is there
     vocab = Vocabulary.from_text(corpus.text)
     missing = vocab.unknown(args.seed_text or "")  # fail now, not after the first epoch
     if missing:
         raise ValueError(f"the seed text has {_count(missing, 'character')} that the corpus does not: "
                          f"{describe_chars(missing)}; change --seed-text to use only the corpus's characters "
                          f"(the model learns no others)")
+    if args.distribute == "mirrored" and not device_report()["gpus"]:
+        print("textgen train: no GPU found, so --distribute mirrored trains on the CPU, as one replica",
+              file=sys.stderr)
     if args.distribute == "multiworker" and "TF_CONFIG" not in os.environ:
         print("textgen train: TF_CONFIG is not set, so this machine trains alone; set it on every machine of the "
               "cluster to train on all of them (see notebook 6)", file=sys.stderr)
@@ -258,10 +279,15 @@ def _train(args) -> int:
                   f"(checkpoint: {checkpoint_dir})", file=sys.stderr)
         raise
     minutes = (time.perf_counter() - started) / 60
-    if len(run.history):
-        last = run.history.iloc[-1]
-        print(f"trained {int(last['epoch'])} epochs in {minutes:.1f} min: best validation loss "
-              f"{run.best_val_loss:.3f} nats/char ({nats_to_bits(run.best_val_loss):.2f} bits/char)")
+    finished = run.history[run.history["complete"].astype(bool)]
+    if len(run.history) and len(finished) < len(run.history):
+        cut = run.history.iloc[-1]
+        print(f"stopped by --max-minutes during epoch {int(cut['epoch'])}, which is not checkpointed", file=sys.stderr)
+    if len(finished):
+        new = int(finished["epoch"].iloc[-1]) - run.resumed_from_epoch
+        print(f"trained {_count(new, 'epoch')} in {minutes:.1f} min (epoch {int(finished['epoch'].iloc[-1])} of "
+              f"{args.epochs}): best validation loss {run.best_val_loss:.3f} nats/char "
+              f"({nats_to_bits(run.best_val_loss):.2f} bits/char)")
     if args.save_path is not None and not is_chief(strategy):
         print("this worker does not save: the chief of the cluster writes the bundle to its --save-path",
               file=sys.stderr)

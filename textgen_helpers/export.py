@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bundle import Bundle, check_folder_is_free, load_bundle, replaced_folder, vocab_fingerprint
+from .bundle import Bundle, as_bundle, check_folder_is_free, replaced_folder, vocab_fingerprint
 from .checks import check_scalar
 from .model import OneHot, is_one_hot_layer, one_hot_size
 from .runtime import import_tensorflow
@@ -82,8 +82,7 @@ def export_tfjs(bundle: Bundle | str | os.PathLike, out_dir: str | os.PathLike, 
                                hint="use a size in bytes such as 4194304 (4 MB, the converter's default)")
     out_dir = Path(out_dir)
     check_export_target(out_dir)  # before loading: a bad folder fails at once
-    if not isinstance(bundle, Bundle):
-        bundle = load_bundle(bundle)
+    bundle = as_bundle(bundle)
     topology, weights = tfjs_layers_model(bundle.model)  # refuses an unsupported layer before anything is written
     data = b"".join(np.asarray(value, dtype="<f4").tobytes() for _, value in weights)
     count = max(1, -(-len(data) // shard_bytes))

@@ -400,6 +400,9 @@ def _seed_ids(vocab: Vocabulary, seed_text: str, window: int | None, unknown: st
     if window is not None:
         seed_text = seed_text[-window:]
     ids = vocab.encode(seed_text, unknown=unknown)
+    if len(ids) == 0 and seed_text:
+        raise ValueError(f"nothing of the seed text is left once the characters the model does not know are "
+                         f"skipped ({seed_text[:40]!r}); give at least one character it knows")
     if len(ids) == 0:
         raise ValueError("seed text is empty: give at least one character for the model to continue from")
     return ids

@@ -17,7 +17,6 @@ into numbers. For each strategy it generates text and measures three things:
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -160,15 +159,17 @@ def measure_strategies(
     Returns one row per strategy: ``strategy`` (its label), ``family``, ``temperature``, ``top_k``,
     ``top_p``, ``real_words``, ``distinct_4grams`` and ``surprise_bits`` (see the module docstring),
     each a mean over the ``rows`` texts, and ``characters``, how many were generated in all.
-    ``vocabulary`` is the set of real words (e.g. ``known_words(training_text)``).
+    ``vocabulary`` is the set of real words (e.g. ``known_words(training_text)``); words are
+    compared in lower case, whatever case the set holds them in. A measure that a text is too
+    short for (no word at all, or fewer than four words for ``distinct_4grams``) is NaN.
     """
     if isinstance(vocabulary, str) or not isinstance(vocabulary, (set, frozenset)):
         raise ValueError(f"vocabulary must be a set of words, got {type(vocabulary).__name__}; make one from a text "
                          "with known_words(text)")
-    if isinstance(bundle, (str, os.PathLike)):
-        from .bundle import load_bundle
+    from .bundle import as_bundle
 
-        bundle = load_bundle(bundle)
+    vocabulary = {word.lower() for word in vocabulary}
+    bundle = as_bundle(bundle)
     if isinstance(strategies, str):  # "0.5, 1 k=10": the panel's way of writing them
         strategies = parse_strategies(strategies)
     strategies = [parse_strategy(s) if isinstance(s, str) else s for s in strategies]
@@ -201,5 +202,7 @@ def measure_strategies(
 
 
 def measure_text(text: str, vocabulary: set[str]) -> dict:
-    """``real_words`` and ``distinct_4grams`` of a real text, to place it beside the strategies."""
+    """``real_words`` and ``distinct_4grams`` of a real text, to place it beside the strategies (words
+    compared in lower case, as in :func:`measure_strategies`)."""
+    vocabulary = {word.lower() for word in vocabulary}
     return {"real_words": real_word_share(text, vocabulary), "distinct_4grams": distinct_ngram_share(text, 4)}

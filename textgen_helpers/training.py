@@ -234,6 +234,9 @@ def train(
     seed_text = run.seed_text = config.seed_text or _default_seed_text(vocab, val_ids, config.sample_len)
     vocab.encode(seed_text)  # unknown characters in a given seed text fail now, not after epoch 1
     if initial_epoch >= epochs:
+        if verbose:
+            print(f"the checkpoint has already reached epoch {initial_epoch} of {epochs}: nothing to train; "
+                  f"ask for more epochs to train it further")
         return run
 
     def windows():
@@ -402,6 +405,19 @@ class Checkpoint:
             raise ValueError(f"{self.path} already holds a checkpoint (after epoch {self.load_state().get('epoch')}); "
                              f"pass resume=True (--resume on the command line) to continue it, or delete the folder "
                              f"to start afresh")
+
+    def clear(self) -> None:
+        """Delete the checkpoint (``state.json`` first, so a half-cleared folder never looks like one),
+        then the folder if nothing else is left in it. Refuses a folder holding anything else."""
+        if not self.path.exists():
+            return
+        self.check_target(resume=True)
+        (self.path / CHECKPOINT_STATE).unlink(missing_ok=True)
+        for path in self.path.iterdir():
+            if _CHECKPOINT_FILE.fullmatch(path.name):
+                path.unlink()
+        if not any(self.path.iterdir()):
+            self.path.rmdir()
 
     def save(self, run: TrainingRun, epoch: int, callback_state: list | None = None) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ COLUMN_TEXT_STYLE = ("white-space: pre-wrap; word-break: normal; overflow-wrap: 
 
 
 class TemperaturePanel:
-    """The workshop's control panel for one model bundle (see the module docstring).
+    """The workshop's control panel for one model bundle (a Bundle, or the path of its folder; see the module docstring).
 
     The first column follows the controls (the slider's temperature, and top-k / top-p when they
     are switched on); *compare with* lists more strategies, written like ``"0.25, 1 k=10, 1 p=0.9"``
@@ -44,7 +44,9 @@ class TemperaturePanel:
                  top_p: float | None = None):
         import ipywidgets as w
 
-        self.bundle = bundle
+        from .bundle import as_bundle
+
+        self.bundle = bundle = as_bundle(bundle)
         self._seed = seed
         style = {"description_width": "120px"}
         self._fresh_seeds = itertools.count(seed + 1)
@@ -141,9 +143,11 @@ class NextCharExplorer:
     def __init__(self, bundle, seed_text: str, *, temperature: float = 1.0, top: int = 15):
         import ipywidgets as w
 
+        from .bundle import as_bundle
         from .generation import _seed_ids
         from .plots import plot_next_char_distribution
 
+        bundle = as_bundle(bundle)
         ids = _seed_ids(bundle.vocab, seed_text, bundle.sample_len, "error")
         self.probs = next_char_probs(bundle.model, ids)
         self.bundle, self.seed_text, self.top = bundle, seed_text, top
