@@ -188,3 +188,14 @@ def test_a_copied_bundle_still_loads(bundle_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(bundle_dir, copy)
     assert load_bundle(copy).lstm_layer_sizes == "64"
+
+
+def test_a_refusal_names_the_first_five_files_and_counts_the_rest(tmp_path):
+    from textgen_helpers.bundle import check_bundle_target
+
+    folder = tmp_path / "full"
+    folder.mkdir()
+    for name in "abcdefg":
+        (folder / f"{name}.txt").write_text(name)
+    with pytest.raises(BundleError, match=r"\(it holds a.txt, b.txt, c.txt, d.txt, e.txt and 2 more\)"):
+        check_bundle_target(folder)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checks import check_scalar
+from .checks import check_scalar, listed
 from .generation import FastGenerator, one_or_many
 from .model import (
     OneHot,
@@ -206,8 +206,9 @@ def check_bundle_target(path: str | os.PathLike) -> None:
     or a bundle folder holding nothing but its own files. Called before training starts, so a bad
     ``--save-path`` fails at once rather than after the run.
     """
-    check_folder_is_free(Path(path), kind="a model bundle", action="save a model bundle to", verb="saving",
-                         own_file=lambda name: name in BUNDLE_FILES, is_ours=_is_bundle_config(Path(path) / CONFIG_FILE),
+    path = Path(path)
+    check_folder_is_free(path, kind="a model bundle", action="save a model bundle to", verb="saving",
+                         own_file=lambda name: name in BUNDLE_FILES, is_ours=_is_bundle_config(path / CONFIG_FILE),
                          example="my-model", error=BundleError)
 
 
@@ -231,11 +232,10 @@ def check_folder_is_free(path: Path, *, kind: str, action: str, verb: str, own_f
     others = [name for name in entries if not own_file(name)]
     if not entries or (is_ours and not others):
         return
-    listed = others if is_ours else entries  # beside a folder of ours, name only what is not ours
-    shown = ", ".join(listed[:5]) + (f" and {len(listed) - 5} more" if len(listed) > 5 else "")
-    what = (f"{kind} with other files beside it ({shown})" if is_ours
-            else f"not {kind} written by textgen (it holds {shown})")
-    them = "it" if len(listed) == 1 else "them"
+    named = others if is_ours else entries  # beside a folder of ours, name only what is not ours
+    what = (f"{kind} with other files beside it ({listed(named)})" if is_ours
+            else f"not {kind} written by textgen (it holds {listed(named)})")
+    them = "it" if len(named) == 1 else "them"
     raise error(f"refusing to {action} {path}: the folder is {what}, and {verb} would delete {them}. "
                 f"Choose a new or empty folder, such as {path / example}; nothing was changed")
 

@@ -56,6 +56,11 @@ def check_scalar(
     return value
 
 
+def listed(names: list[str], most: int = 5) -> str:
+    """Names for a message: the first ``most``, then how many more (``"a, b, c and 4 more"``)."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
 def _show(number) -> str:
     """Integers exactly (2**64 - 1 is 18446744073709551615, not 1.84467e+19); floats briefly."""
     return str(number) if isinstance(number, int) else f"{number:g}"

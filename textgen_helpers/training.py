@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checks import check_scalar, check_seed
+from .checks import check_scalar, check_seed, listed
 from .distribute import (
     check_model_in_scope,
     check_workers_resume_alike,
@@ -398,9 +398,8 @@ class Checkpoint:
             return
         others = [name for name in entries if name != CHECKPOINT_STATE and not _CHECKPOINT_FILE.fullmatch(name)]
         if others or not self.exists():
-            shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
             raise ValueError(f"refusing to write checkpoints to {self.path}: the folder holds files that are not a "
-                             f"textgen checkpoint ({shown}). Choose a new or empty folder; nothing was changed")
+                             f"textgen checkpoint ({listed(entries)}). Choose a new or empty folder; nothing was changed")
         if not resume:
             raise ValueError(f"{self.path} already holds a checkpoint (after epoch {self.load_state().get('epoch')}); "
                              f"pass resume=True (--resume on the command line) to continue it, or delete the folder "
