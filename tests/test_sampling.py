@@ -90,7 +90,7 @@ def test_a_slice_of_probabilities_is_taken_as_probabilities_not_logits():
 
 def test_the_distribution_must_be_named():
     with pytest.raises(TypeError):
-        sample(PROBS, 0.5)  # noqa: the old positional call: probabilities or logits? no guessing
+        sample(PROBS, 0.5)  # the old positional call: probabilities or logits? no guessing
     with pytest.raises(ValueError, match="exactly one of probs"):
         sample(probs=PROBS, logits=PROBS, temperature=0.5)
     with pytest.raises(ValueError, match="non-negative"):
@@ -174,3 +174,58 @@ def test_bad_top_k_or_top_p_is_refused_saying_what_to_pass(kwargs, message):
         sample(probs=PROBS, temperature=1.0, **kwargs)
     with pytest.raises(ValueError, match=re.escape(message)):
         filter_distribution(PROBS, **kwargs)
+
+
+# --- apply_temperature is the distribution sample() draws from, at every temperature -------------
+
+TINY = np.array([0.55, 0.45 - 2e-40 - 1e-250, 1e-40, 1e-250, 0.0])  # tiny and zero probabilities
+
+
+class _RecordingGenerator(np.random.Generator):
+    """A NumPy Generator that records the probabilities of every ``choice`` it is asked to draw from."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__(np.random.PCG64(seed))
+        self.drawn_from = []
+
+    def choice(self, a, *args, p=None, **kwargs):
+        self.drawn_from.append(None if p is None else np.array(p))
+        return super().choice(a, *args, p=p, **kwargs)
+
+
+@pytest.mark.parametrize("temperature", [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 100.0, 1e4])
+@pytest.mark.parametrize("probs", [PROBS, TINY], ids=["plain", "tiny"])
+def test_apply_temperature_is_exactly_what_sample_draws_from(probs, temperature):
+    rng = _RecordingGenerator()
+    sample(probs=probs, temperature=temperature, rng=rng)
+    (weights,) = rng.drawn_from
+    np.testing.assert_allclose(weights, apply_temperature(probs, temperature), rtol=1e-12, atol=0)
+    # and both are p ** (1/T), renormalised, computed here another way (with p = 0 giving 0)
+    expected = probs ** (1 / temperature)
+    np.testing.assert_allclose(apply_temperature(probs, temperature), expected / expected.sum(), rtol=1e-9, atol=0)
+
+
+def test_draws_at_a_high_temperature_follow_apply_temperature_for_tiny_probabilities():
+    # At T = 100 a probability of 1e-40 has weight 1e-40 ** 0.01 = 0.40 against 0.99 for the likeliest:
+    # about 17% of the draws. Clipping it at 1e-30 first (as apply_temperature once did) would say 20%.
+    expected = apply_temperature(TINY, 100.0)
+    assert 0.16 < expected[2] < 0.175
+    rng = np.random.default_rng(5)
+    n = 40_000
+    draws = np.bincount([sample(probs=TINY, temperature=100.0, rng=rng) for _ in range(n)], minlength=5) / n
+    np.testing.assert_allclose(draws, expected, atol=0.01)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 10.0, 100.0, 1e4])
+def test_a_character_of_probability_zero_is_never_drawn_at_any_temperature(temperature):
+    assert apply_temperature(TINY, temperature)[4] == 0
+    rng = np.random.default_rng(0)
+    assert all(sample(probs=TINY, temperature=temperature, rng=rng) != 4 for _ in range(20_000))
+
+
+def test_apply_temperature_checks_its_probabilities_as_sample_does():
+    with pytest.raises(ValueError, match="non-negative"):
+        apply_temperature([0.5, -0.1, 0.6], 1.0)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        apply_temperature([0.5, math.nan], 1.0)
+    np.testing.assert_array_equal(apply_temperature([0.0, 0.2, 0.2], 0), [0, 1, 0])  # the lower id wins a tie

@@ -78,8 +78,9 @@ def sample(
 
     ``sample(probs=p, temperature=0.5)`` takes probabilities (non-negative; they need not sum to 1,
     so a top-k slice works); ``sample(logits=z, temperature=0.5)`` takes logits. Either way it draws
-    from ``softmax(log p / T)``; ``temperature=0`` returns the argmax without drawing (whatever the
-    filters). ``rng`` is a NumPy Generator, a seed, or None for fresh entropy.
+    from ``softmax(log p / T)``, which is ``apply_temperature(p, T)`` exactly (a probability of 0 is
+    never drawn); ``temperature=0`` returns the argmax without drawing (whatever the filters).
+    ``rng`` is a NumPy Generator, a seed, or None for fresh entropy.
 
     ``top_k`` and ``top_p`` filter the tempered distribution before the draw, in that order (see
     :func:`filter_distribution`): top-k keeps the ``top_k`` likeliest characters (ties broken by
@@ -89,25 +90,10 @@ def sample(
     """
     temperature = check_temperature(temperature)
     top_k, top_p = check_top_k(top_k), check_top_p(top_p)
-    if (probs is None) == (logits is None):
-        raise ValueError("give exactly one of probs=... (probabilities) or logits=... (unnormalised log-probabilities)")
-    values = np.asarray(probs if probs is not None else logits, dtype=np.float64).reshape(-1)
-    if values.size == 0:
-        raise ValueError("cannot sample from an empty distribution")
-    if not np.all(np.isfinite(values)):
-        raise ValueError("the distribution holds NaN or infinite values; the model's weights may have diverged")
-    if probs is not None:
-        if np.any(values < 0) or not values.sum() > 0:
-            raise ValueError("probs must be non-negative with a positive sum; pass logits=... for log-probabilities")
-        logits = np.log(np.maximum(values, 1e-300))
-    else:
-        logits = values
+    logits = _log_probs(probs, logits)
     if temperature == 0:
         return int(np.argmax(logits))
-    scaled = logits / temperature
-    scaled -= scaled.max()
-    weights = np.exp(scaled)
-    weights /= weights.sum()
+    weights = _tempered(logits, temperature)
     if top_k is not None or top_p is not None:
         weights = filter_distribution(weights, top_k=top_k, top_p=top_p)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
@@ -146,13 +132,43 @@ def filter_distribution(probs, *, top_k: int | None = None, top_p: float | None 
 
 
 def apply_temperature(probs, temperature: float) -> np.ndarray:
-    """The distribution that :func:`sample` draws from: ``probs ** (1/T)``, renormalised ``[V]``."""
+    """The ``[V]`` distribution that :func:`sample` draws from at ``temperature``: ``probs ** (1/T)``, renormalised.
+
+    It is the same computation as :func:`sample`'s (one code path), so it holds at every temperature:
+    a probability of 0 stays 0 (``0 ** (1/T)``), however flat a large T makes the rest. T = 0 puts
+    all the mass on the argmax (the lower id on a tie). ``probs`` are checked as :func:`sample` checks them.
+    """
     temperature = check_temperature(temperature)
-    probs = np.asarray(probs, dtype=np.float64)
+    return _tempered(_log_probs(probs, None), temperature)
+
+
+def _log_probs(probs, logits) -> np.ndarray:
+    """Exactly one of ``probs [V]`` or ``logits [V]``, checked -> float64 log-probabilities ``[V]`` (up to a constant).
+
+    A probability of 0 becomes ``-inf``: no temperature gives it any weight.
+    """
+    if (probs is None) == (logits is None):
+        raise ValueError("give exactly one of probs=... (probabilities) or logits=... (unnormalised log-probabilities)")
+    values = np.asarray(probs if probs is not None else logits, dtype=np.float64).reshape(-1)
+    if values.size == 0:
+        raise ValueError("cannot sample from an empty distribution")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("the distribution holds NaN or infinite values; the model's weights may have diverged")
+    if logits is not None:
+        return values
+    if np.any(values < 0) or not values.sum() > 0:
+        raise ValueError("probs must be non-negative with a positive sum; pass logits=... for log-probabilities")
+    with np.errstate(divide="ignore"):
+        return np.log(values)
+
+
+def _tempered(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(logits / T)`` as float64 ``[V]``; T = 0 is one-hot at the argmax."""
     if temperature == 0:
-        out = np.zeros_like(probs)
-        out[np.argmax(probs)] = 1.0
+        out = np.zeros_like(logits)
+        out[np.argmax(logits)] = 1.0
         return out
-    logits = np.log(np.maximum(probs, 1e-30)) / temperature
-    out = np.exp(logits - logits.max())
-    return out / out.sum()
+    scaled = logits / temperature
+    scaled -= scaled.max()
+    weights = np.exp(scaled)
+    return weights / weights.sum()
