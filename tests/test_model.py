@@ -12,6 +12,7 @@ from textgen_helpers.model import (
     lstm_param_count,
     model_framing,
     nats_to_bits,
+    parameter_count,
     parse_layer_sizes,
 )
 from textgen_helpers.runtime import import_tensorflow
@@ -84,12 +85,33 @@ def test_parameter_counts_match_the_lstm_formula(framing, spec):
     sizes = parse_layer_sizes(spec)
     model = build_model(65, spec, framing=framing)
     inputs = [65] + sizes[:-1]
-    expected = sum(lstm_param_count(i, u) for i, u in zip(inputs, sizes, strict=False)) + sizes[-1] * 65 + 65
+    expected = sum(lstm_param_count(i, u) for i, u in zip(inputs, sizes, strict=True)) + sizes[-1] * 65 + 65
     trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert trainable == expected
     # seq2seq adds the one-hot layer: a frozen V x V identity table, no trainable parameters.
     assert model.count_params() == expected + (65 * 65 if framing == "seq2seq" else 0)
     assert lstm_param_count(65, 128) == 4 * 128 * (65 + 128 + 1) == 99_328
+
+
+@pytest.mark.parametrize("framing", ["seq2one", "seq2seq"])
+@pytest.mark.parametrize("spec", ["128", "128,128", "256,128", "7,5,3"])
+def test_parameter_count_is_the_learnt_parameters_the_formula_gives(framing, spec):
+    sizes = parse_layer_sizes(spec)
+    model = build_model(65, spec, framing=framing)
+    inputs = [65] + sizes[:-1]
+    formula = sum(lstm_param_count(i, u) for i, u in zip(inputs, sizes, strict=True)) + sizes[-1] * 65 + 65
+    assert parameter_count(model) == formula
+    # count_params() adds the frozen one-hot table of a seq2seq model (65 x 65), which is not learnt
+    assert model.count_params() - parameter_count(model) == (65 * 65 if framing == "seq2seq" else 0)
+
+
+def test_parameter_count_of_the_books_model_is_239_297_and_a_learnt_embedding_counts():
+    assert parameter_count(build_model(65, "128,128")) == 239_297  # the number notebook 3 derives by hand
+    with_embedding = build_model(65, "128,128", embedding_dim=16)
+    # the embedding's 65 x 16 table is learnt, and the first LSTM reads 16 inputs instead of 65
+    assert parameter_count(with_embedding) == (65 * 16 + lstm_param_count(16, 128) + lstm_param_count(128, 128)
+                                               + 128 * 65 + 65)
+    assert parameter_count(with_embedding) == with_embedding.count_params()  # nothing frozen left
 
 
 def test_an_untrained_model_scores_about_ln_v(shakespeare):

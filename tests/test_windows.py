@@ -107,7 +107,7 @@ def test_window_dataset_streams_shifted_integer_windows(encoded):
     np.testing.assert_array_equal(x[:, 1:], y[:, :-1])  # y is x shifted by one character
     assert not np.array_equal(x, x2)
     grid = np.lib.stride_tricks.sliding_window_view(ids[:20_000], 51)[::3]  # windows starting every 3rd character
-    for row_x, row_y in zip(x, y, strict=False):
+    for row_x, row_y in zip(x, y, strict=True):
         assert (grid == np.concatenate([row_x, row_y[-1:]])).all(axis=1).any()
 
 

@@ -213,7 +213,7 @@ def one_hot_layer(vocab_size: int, name: str = "one_hot") -> keras.layers.Embedd
 
     Looking up row ``i`` of the identity is the one-hot vector of ``i``. A built-in layer (unlike a
     custom one) lets ``keras.models.load_model`` read a saved model without this package; its V x V
-    table shows up as non-trainable parameters.
+    table shows up as non-trainable parameters, which :func:`parameter_count` leaves out.
     """
     return keras.layers.Embedding(vocab_size, vocab_size, embeddings_initializer="identity", trainable=False, name=name)
 
@@ -237,6 +237,19 @@ def lstm_layers(model: keras.Model) -> list[keras.layers.LSTM]:
 
 def lstm_layer_sizes(model: keras.Model) -> list[int]:
     return [layer.units for layer in lstm_layers(model)]
+
+
+def parameter_count(model: keras.Model) -> int:
+    """The model's learnt parameters: the weights training updates (``"128,128"`` on 65 characters: 239,297).
+
+    This is the number to quote, and the one the book's formula gives (:func:`lstm_param_count` per
+    LSTM, plus the Dense layer's ``units * V + V``). ``model.count_params()`` says more for a seq2seq
+    model (243,522 there) because it also counts the frozen one-hot table: the ``one_hot`` layer
+    (:func:`one_hot_layer`) is an ``Embedding`` whose V x V table is the identity and is never
+    trained, so its V * V numbers are a lookup that turns an id into its one-hot vector, not learnt
+    parameters. A learnt embedding (``embedding_dim``) is trainable and is counted.
+    """
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
 def lstm_param_count(input_dim: int, units: int) -> int:
