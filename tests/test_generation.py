@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from textgen_helpers.generation import FastGenerator, generate, generate_reference
-from textgen_helpers.model import build_model
+from textgen_helpers.model import build_model, model_sample_len, set_sample_len
 from textgen_helpers.runtime import import_tensorflow, set_seed
 from textgen_helpers.sampling import filter_distribution
 from textgen_helpers.vocabulary import Vocabulary
@@ -45,6 +45,46 @@ def test_a_seed_longer_than_the_window_is_cut_to_its_last_window(seq2seq):
     cut = fast(long_seed, 40, 0.0, window=40)[0]
     assert cut == fast(long_seed[-40:], 40, 0.0)[0]
     assert cut[:1] == generate_reference(model, vocab, long_seed, 1, 0.0, window=40)
+
+
+# Longer than the shipped bundle's sample_len (32), with a start odd enough that a model primed on all
+# of it writes another text than one primed on its last 32 characters (on plain verse they soon agree).
+LONG_SEED = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ abcdefghijklmnopqrstuvwxyz the king is"
+
+
+def test_generate_primes_as_bundle_generate_does_on_a_seed_longer_than_sample_len():
+    from textgen_helpers.bundle import load_bundle, shipped_bundle
+
+    bundle = load_bundle(shipped_bundle().path)
+    set_sample_len(bundle.model, bundle.sample_len)  # as load_bundle records it on the model it loads
+    assert len(LONG_SEED) > bundle.sample_len
+    for temperature in (0.0, [0.0, 1.0]):
+        expected = bundle.generate(LONG_SEED, 120, temperature, seed=3)
+        assert generate(bundle.model, bundle.vocab, LONG_SEED, 120, temperature, seed=3) == expected
+        fast = FastGenerator(bundle.model, bundle.vocab)(LONG_SEED, 120, temperature, seed=3)
+        assert fast == (expected if isinstance(expected, list) else [expected])
+    # the test can fail: primed on the whole seed, the same model writes another text
+    whole = generate(bundle.model, bundle.vocab, LONG_SEED, 120, 0.0, window=None)
+    assert whole != bundle.generate(LONG_SEED, 120, 0.0)
+
+
+def test_a_window_given_or_none_overrides_the_models_sample_len(seq2one):
+    model, vocab, fast = seq2one
+    assert model_sample_len(model) is None  # fresh from build_model: the whole seed primes
+    whole = generate(model, vocab, LONG_SEED, 40, 0.0)
+    assert whole == generate(model, vocab, LONG_SEED, 40, 0.0, window=None) == fast(LONG_SEED, 40, 0.0)[0]
+    cut = generate(model, vocab, LONG_SEED, 40, 0.0, window=20)
+    assert cut == generate(model, vocab, LONG_SEED[-20:], 40, 0.0) != whole
+    try:
+        set_sample_len(model, 20)
+        assert generate(model, vocab, LONG_SEED, 40, 0.0) == fast(LONG_SEED, 40, 0.0)[0] == cut
+        assert generate(model, vocab, LONG_SEED, 40, 0.0, window=None) == whole
+    finally:
+        del model.textgen_sample_len
+    with pytest.raises(ValueError, match="window must be a number of characters, None .* or 'sample_len'"):
+        fast(LONG_SEED, 10, window="trained")
+    with pytest.raises(ValueError, match="sample_len must be >= 1"):
+        set_sample_len(model, 0)
 
 
 def test_a_seed_of_one_character_works(seq2seq):

@@ -12,6 +12,12 @@ whole text so far, so the two generators agree exactly while the text fits in th
 (test_generation checks it at temperature 0); beyond the window the fast generator remembers
 more than the book's does.
 
+A seed primes the state through its last ``sample_len`` characters by default, the window the
+model was trained on (recorded on it by :func:`~textgen_helpers.model.set_sample_len`, as a
+loaded bundle's model is): :func:`generate`, :class:`FastGenerator` and ``Bundle.generate`` prime
+the same way. ``window=N`` keeps the last N characters, ``window=None`` the whole seed; a model
+that records no ``sample_len`` is primed on the whole seed.
+
 Both take ``top_k`` and ``top_p`` (see :func:`~textgen_helpers.sampling.filter_distribution`): the
 fast generator masks the tempered logits outside the top-k / nucleus before its Gumbel-max draw.
 Without them it runs a loop with no filtering in it, so its text is exactly what it was before
@@ -27,7 +33,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from .checks import check_scalar, check_seed, seed_key
-from .model import is_one_hot_layer, is_sigmoid, is_tanh, model_framing
+from .model import is_one_hot_layer, is_sigmoid, is_tanh, model_framing, model_sample_len
 from .runtime import import_tensorflow
 from .sampling import check_temperature, check_temperatures, check_top_k, check_top_p, sample
 from .vocabulary import Vocabulary
@@ -35,6 +41,7 @@ from .vocabulary import Vocabulary
 tf, keras = import_tensorflow()
 
 DEFAULT_CHUNK = 64  # characters per compiled call; the state is carried from call to call
+TRAINED_WINDOW = "sample_len"  # the default window: the model's sample_len (model_sample_len), else the whole seed
 SCORE_CHUNK = 256  # characters per compiled call when scoring a text
 
 
@@ -142,15 +149,16 @@ class FastGenerator:
         temperatures: float | Sequence[float] = 0.5,
         *,
         seed: int = 0,
-        window: int | None = None,
+        window: int | str | None = TRAINED_WINDOW,
         unknown: str = "error",
         top_k: int | Sequence[int | None] | None = None,
         top_p: float | Sequence[float | None] | None = None,
     ) -> list[str]:
         """Generate ``length`` characters after ``seed_text`` at each temperature: one string per temperature.
 
-        ``window`` keeps only the seed's last ``window`` characters (the model's ``sample_len``);
-        None primes the state on the whole seed. ``top_k``/``top_p`` filter each draw after the
+        ``window`` keeps only the seed's last ``window`` characters; the default, ``"sample_len"``,
+        is the model's :func:`~textgen_helpers.model.model_sample_len` (the whole seed if it records
+        none); None primes the state on the whole seed. ``top_k``/``top_p`` filter each draw after the
         temperature, as :func:`~textgen_helpers.sampling.sample` does: one value for every row, or a
         list with one per row (None: no filter for that row), so several sampling strategies are
         compared in one call. Temperature 0 stays greedy whatever they are.
@@ -166,7 +174,7 @@ class FastGenerator:
         temperatures: float | Sequence[float] = 0.5,
         *,
         seed: int = 0,
-        window: int | None = None,
+        window: int | str | None = TRAINED_WINDOW,
         unknown: str = "error",
         top_k: int | Sequence[int | None] | None = None,
         top_p: float | Sequence[float | None] | None = None,
@@ -182,7 +190,7 @@ class FastGenerator:
         top_ks, top_ps = _per_row(top_k, rows, check_top_k, "top_k"), _per_row(top_p, rows, check_top_p, "top_p")
         if self.vocab is None:
             raise ValueError("this FastGenerator was made without a vocabulary (for scoring only); pass the vocabulary to generate")
-        ids = _seed_ids(self.vocab, seed_text, window, unknown)
+        ids = _seed_ids(self.vocab, seed_text, _prime_window(self.model, window), unknown)
         batch = 1 << (rows - 1).bit_length()  # pad to 1, 2, 4, 8...: one compiled shape per size
         state = tf.zeros([1, 2 * sum(self._sizes)])
         logits = tf.zeros([1, self.vocab_size])
@@ -358,13 +366,18 @@ def generate(
     temperature: float | Sequence[float] = 0.5,
     *,
     seed: int = 0,
-    window: int | None = None,
+    window: int | str | None = TRAINED_WINDOW,
     unknown: str = "error",
     top_k: int | Sequence[int | None] | None = None,
     top_p: float | Sequence[float | None] | None = None,
 ) -> str | list[str]:
     """Generate with a cached :class:`FastGenerator`: a string for one temperature, a list for several.
 
+    The seed primes on its last ``sample_len`` characters, the window the model records (see
+    :func:`~textgen_helpers.model.set_sample_len`), as ``Bundle.generate`` does: for a bundle's
+    model ``generate(bundle.model, bundle.vocab, seed)`` writes what ``bundle.generate(seed)`` does.
+    ``window=N`` keeps the last N characters instead, None the whole seed (also the default for a
+    model that records no ``sample_len``, such as one fresh from ``build_model``).
     ``top_k``/``top_p`` filter every draw (see :meth:`FastGenerator.__call__`). The cache is keyed
     weakly by the model, and the generator holds the model weakly too, so a model the user deletes
     is freed with its generator.
@@ -391,6 +404,16 @@ def one_or_many(temperature, texts: list[str]) -> str | list[str]:
     """The text for a single temperature given as a number; the list when several were asked for."""
     single = isinstance(temperature, (int, float, np.number)) or (isinstance(temperature, str) and "," not in temperature)
     return texts[0] if single else texts
+
+
+def _prime_window(model: keras.Model, window: int | str | None) -> int | None:
+    """``window`` as a number of characters, or None (the whole seed); ``"sample_len"``: the model's."""
+    if isinstance(window, str):
+        if window != TRAINED_WINDOW:
+            raise ValueError(f"window must be a number of characters, None (the whole seed) or "
+                             f"{TRAINED_WINDOW!r} (the model's own), got {window!r}")
+        return model_sample_len(model)
+    return window
 
 
 def _seed_ids(vocab: Vocabulary, seed_text: str, window: int | None, unknown: str) -> np.ndarray:

@@ -208,6 +208,26 @@ def model_vocab_size(model: keras.Model) -> int:
     return int(model.outputs[0].shape[-1])
 
 
+def set_sample_len(model: keras.Model, sample_len: int) -> keras.Model:
+    """Record on ``model`` the window length it was trained on; returns the model.
+
+    Generation primes on the last ``sample_len`` characters of a seed (as the book's generator
+    does, and :meth:`Bundle.generate <textgen_helpers.bundle.Bundle.generate>` with its config's
+    ``sample_len``): :func:`~textgen_helpers.generation.generate` reads it back with
+    :func:`model_sample_len`, so ``generate(bundle.model, bundle.vocab, seed)`` primes as
+    ``bundle.generate(seed)`` does. It lives on the Python object only (a saved ``.keras`` file
+    does not keep it; a bundle's ``config.json`` does).
+    """
+    model.textgen_sample_len = check_scalar(sample_len, "sample_len", int, min_value=1,
+                                            hint="give the window length the model was trained on, such as 60")
+    return model
+
+
+def model_sample_len(model: keras.Model) -> int | None:
+    """The window length recorded by :func:`set_sample_len`, or None if none was."""
+    return getattr(model, "textgen_sample_len", None)
+
+
 def one_hot_layer(vocab_size: int, name: str = "one_hot") -> keras.layers.Embedding:
     """Ids ``[B, T]`` -> one-hot ``[B, T, V]``: an ``Embedding`` whose table is the V x V identity, frozen.
 
