@@ -48,6 +48,20 @@ def test_train_help_lists_the_original_flags(capsys):
         assert flag in out
 
 
+def test_train_prints_the_learnt_parameters_not_the_frozen_one_hot_table(abc_corpus, capsys, monkeypatch):
+    import textgen_helpers.training
+    from textgen_helpers.model import lstm_param_count
+
+    def stop(*args, **kwargs):
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr(textgen_helpers.training, "train", stop)
+    assert main(["train", str(abc_corpus), *QUICK_TRAIN]) == 1  # 16 units on "abc \n": V = 5
+    out = capsys.readouterr().out
+    learnt = lstm_param_count(5, 16) + 16 * 5 + 5  # 1,493; count_params() would add the 5 x 5 one-hot table
+    assert f"model seq2seq 16 ({learnt:,} parameters)" in out
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "shakespeare", "--lstm-layer-size", "128,,x"], "layer 2 is empty"),
     (["train", "shakespeare", "--lstmLayerSize", "0"], "layer 1 has 0 units"),

@@ -216,7 +216,7 @@ def _train(args) -> int:
     from .bundle import check_bundle_target, save_bundle
     from .corpus import load_corpus
     from .distribute import is_chief, make_strategy
-    from .model import build_model, format_layer_sizes, nats_to_bits
+    from .model import build_model, format_layer_sizes, nats_to_bits, parameter_count
     from .runtime import device_report, set_seed
     from .training import Checkpoint, TrainingConfig, halve_lr_on_plateau, train
     from .vocabulary import Vocabulary, describe_chars
@@ -265,7 +265,7 @@ def _train(args) -> int:
                         clipnorm=args.clipnorm, strategy=strategy)
     if not args.quiet:
         print(f"corpus {corpus.name}: {len(corpus.text):,} characters, {len(vocab)} distinct; "
-              f"model {args.framing} {format_layer_sizes(args.lstm_layer_size)} ({model.count_params():,} parameters) "
+              f"model {args.framing} {format_layer_sizes(args.lstm_layer_size)} ({parameter_count(model):,} parameters) "
               f"on {device_report()['device']}")
     callbacks = [halve_lr_on_plateau(args.learning_rate)] if args.reduce_lr_on_plateau else []
     started = time.perf_counter()
