@@ -1,8 +1,10 @@
 """The ``textgen`` command as a user runs it: through ``main()``, and end to end in subprocesses."""
 
+import argparse
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -48,6 +50,78 @@ def test_train_help_lists_the_original_flags(capsys):
         assert flag in out
 
 
+# The flags of the original example's train_node.js and gen_node.js (tfjs-examples/lstm-text-generation),
+# with the kebab-case twin each is spelled as here. --gpu is not taken (Keras finds a GPU itself), nor
+# gen_node.js's --sampleStep (it only picks a random seed window from the corpus, which generate does not read).
+ORIGINAL_FLAGS = {
+    "train": {"--sampleLen": "--sample-len", "--sampleStep": "--sample-step", "--learningRate": "--learning-rate",
+              "--epochs": "--epochs", "--examplesPerEpoch": "--examples-per-epoch", "--batchSize": "--batch-size",
+              "--validationSplit": "--validation-split", "--displayLength": "--display-length",
+              "--savePath": "--save-path", "--lstmLayerSize": "--lstm-layer-size"},
+    "generate": {"--genLength": "--gen-length", "--temperature": "--temperature"},
+}
+
+
+def _subcommands():
+    from textgen_helpers.cli import build_parser
+
+    (commands,) = [action for action in build_parser()._actions if isinstance(action, argparse._SubParsersAction)]
+    return commands.choices
+
+
+def _kebab(flag: str) -> str:
+    return re.sub(r"[A-Z]", lambda m: "-" + m.group().lower(), flag)
+
+
+@pytest.mark.parametrize("command", ["train", "generate"])
+def test_every_flag_of_the_original_example_is_taken_with_its_kebab_case_twin(command):
+    parser = _subcommands()[command]
+    actions = {flag: action for action in parser._actions for flag in action.option_strings}
+    for original, twin in ORIGINAL_FLAGS[command].items():
+        assert _kebab(original) == twin
+        assert original in actions and actions[original] is actions[twin], (original, twin)
+
+
+def test_every_camel_case_flag_has_its_kebab_case_twin():
+    seen = 0
+    for name, parser in _subcommands().items():
+        for action in parser._actions:
+            for flag in action.option_strings:
+                if flag != flag.lower():
+                    seen += 1
+                    assert _kebab(flag) in action.option_strings, f"textgen {name} {flag} has no {_kebab(flag)}"
+    assert seen >= 11  # the ten of train_node.js and --genLength
+
+
+@pytest.mark.parametrize("flag", ["--length", "--gen-length", "--genLength"])
+def test_the_generated_length_is_spelled_three_ways(flag):
+    from textgen_helpers.cli import build_parser
+
+    assert build_parser().parse_args(["generate", "bundle", flag, "7"]).length == 7
+
+
+@pytest.mark.parametrize("command", ["train", "generate"])
+def test_help_shows_a_default_only_where_there_is_one(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # help wraps lines anywhere
+    assert "(default: False)" not in out and "(default: None)" not in out and "(default: True)" not in out
+    expected = {"train": ["(default: 120)", "(default: 0.1)", "(default: seq2seq)", "(default: 128,128)"],
+                "generate": ["(default: 200)", "(default: 0.5)", "(default: error)"]}[command]
+    assert all(default in out for default in expected)
+
+
+def test_help_says_why_a_default_differs_from_the_original_example():
+    actions = {flag: action for action in _subcommands()["train"]._actions for flag in action.option_strings}
+    for flag, ours, theirs, why in [("--epochs", 120, "150", "README"),
+                                    ("--validation-split", 0.1, "0.0625", "overlaps training text"),
+                                    ("--framing", "seq2seq", "seq2one", "every position")]:
+        action = actions[flag]
+        assert action.default == ours and theirs in action.help and why in action.help, flag
+    seed_text = actions["--seed-text"]
+    assert seed_text.default is None and "random slice" in seed_text.help
+
+
 def test_train_prints_the_learnt_parameters_not_the_frozen_one_hot_table(abc_corpus, capsys, monkeypatch):
     import textgen_helpers.training
     from textgen_helpers.model import lstm_param_count
@@ -81,6 +155,10 @@ def test_train_prints_the_learnt_parameters_not_the_frozen_one_hot_table(abc_cor
     (["generate", "bundle", "--top-p", "0"], "top_p must be > 0, got 0; use a probability in (0, 1]"),
     (["generate", "bundle", "--top-p", "1.5"], "top_p must be <= 1, got 1.5"),
     (["generate", "bundle", "--top-p", "most"], "expected a number for the top_p"),
+    (["generate", "bundle", "--temperature", "0.5", "--temperatures", "0,1"],
+     "argument --temperatures: not allowed with argument --temperature"),
+    (["generate", "bundle", "--temperatures", "0,1", "--temperature", "0.5"],
+     "argument --temperature: not allowed with argument --temperatures"),
     (["frobnicate"], "invalid choice"),
     (["export-tfjs", "bundle"], "the following arguments are required: OUT_DIR"),
     (["train", "shakespeare", "--resume", "--restart"], "not allowed with argument"),

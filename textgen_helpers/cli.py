@@ -66,10 +66,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows each option's default, except where there is none (None) or the help already says it."""
+    """Shows an option's default where it has one: not for an on/off flag (``--quiet``: "default: False"
+    says nothing), not for None, and not where the help already says it."""
 
     def _get_help_string(self, action):
-        if action.default is None or "default:" in (action.help or ""):
+        if action.nargs == 0 or action.default in (None, argparse.SUPPRESS) or "default:" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 
@@ -114,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("corpus", metavar="CORPUS_OR_PATH", help="a corpus name (see `textgen corpora`) or a text file")
     train.add_argument("--lstm-layer-size", "--lstmLayerSize", dest="lstm_layer_size", type=_layer_sizes, default="128,128",
                        help="units of each LSTM, bottom first, comma-separated")
-    train.add_argument("--epochs", type=_positive_int, default=120, help="epochs to train in all (counting resumed ones)")
+    train.add_argument("--epochs", type=_positive_int, default=120,
+                       help="epochs to train in all (counting resumed ones): 120 as in the book's and the original "
+                            "README's command, where the original's train_node.js alone would train 150")
     train.add_argument("--sample-len", "--sampleLen", dest="sample_len", type=_positive_int, default=60,
                        help="characters per training window")
     train.add_argument("--sample-step", "--sampleStep", dest="sample_step", type=_positive_int, default=3,
@@ -126,15 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", "--batchSize", dest="batch_size", type=_positive_int, default=128,
                        help="windows per training step (with --distribute: the global batch, split between replicas)")
     train.add_argument("--validation-split", "--validationSplit", dest="validation_split", type=_fraction, default=0.1,
-                       help="fraction of the text, at its end, held out for validation")
+                       help="fraction of the text, at its end, held out for validation, so no validation window "
+                            "overlaps training text (the original's 0.0625 holds out that share of its random "
+                            "windows, whose text the training windows also cover)")
     train.add_argument("--display-length", "--displayLength", dest="display_length", type=_non_negative_int, default=120,
                        help="characters generated at each temperature after every epoch (0: none)")
     train.add_argument("--temperatures", type=_temperatures, default="0,0.25,0.5,0.75",
                        help="temperatures sampled after every epoch")
     train.add_argument("--seed-text", dest="seed_text", default=None,
-                       help="text the samples continue (default: the first window of the validation text)")
+                       help="text the samples continue (default: the first window of the validation text, the same "
+                            "every epoch and never trained on; the original takes a random slice of the whole text)")
     train.add_argument("--framing", choices=["seq2seq", "seq2one"], default="seq2seq",
-                       help="seq2seq predicts every position (fast); seq2one is the book's one character per window")
+                       help="seq2seq predicts the next character at every position of a window, so each window "
+                            "teaches sample-len predictions instead of one and training reaches the book's loss "
+                            "sooner; seq2one is the book's and the original's model, one prediction per window")
     train.add_argument("--dropout", type=_dropout, default=0.0, help="dropout after each LSTM")
     train.add_argument("--embedding-dim", dest="embedding_dim", type=_positive_int, default=None,
                        help="learn an embedding of this size instead of one-hot inputs (seq2seq only)")
@@ -171,15 +179,20 @@ def build_parser() -> argparse.ArgumentParser:
                     "several temperatures). Ctrl-C stops, keeping what was written, and exits with status 130.",
         formatter_class=_HelpFormatter)
     gen.add_argument("bundle", metavar="BUNDLE", type=Path, help="a folder written by `textgen train --save-path`")
-    gen.add_argument("--length", "--genLength", dest="length", type=_positive_int, default=200, help="characters to generate")
-    gen.add_argument("--temperature", type=_temperature, default=0.5, help="0 is greedy; 1 samples the model as it is")
-    gen.add_argument("--temperatures", type=_temperatures, default=None,
-                     help="several temperatures at once, comma-separated (overrides --temperature)")
+    gen.add_argument("--length", "--gen-length", "--genLength", dest="length", type=_positive_int, default=200,
+                     help="characters to generate")
+    hot = gen.add_mutually_exclusive_group()
+    hot.add_argument("--temperature", type=_temperature, default=0.5, help="0 is greedy; 1 samples the model as it is")
+    hot.add_argument("--temperatures", type=_temperatures, default=None,
+                     help="several temperatures at once, comma-separated, each text printed under its own heading "
+                          "(instead of --temperature)")
     gen.add_argument("--top-k", dest="top_k", type=_top_k, default=None,
                      help="keep only the K likeliest characters at each step, after the temperature (1 is greedy)")
     gen.add_argument("--top-p", dest="top_p", type=_top_p, default=None,
                      help="nucleus sampling: keep the fewest likeliest characters whose probability reaches P, in (0, 1]")
-    gen.add_argument("--seed-text", dest="seed_text", default=None, help="text to continue (default: the bundle's seed text)")
+    gen.add_argument("--seed-text", dest="seed_text", default=None,
+                     help="text to continue (default: the bundle's seed text; the original takes a random slice of "
+                          "the corpus, which generate does not need)")
     gen.add_argument("--seed", type=_seed, default=0,
                      help="random seed, 0 to 2**64-1: the same seed gives the same text")
     gen.add_argument("--unknown", choices=["error", "skip", "replace"], default="error",
