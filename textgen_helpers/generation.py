@@ -190,7 +190,9 @@ class FastGenerator:
         top_ks, top_ps = _per_row(top_k, rows, check_top_k, "top_k"), _per_row(top_p, rows, check_top_p, "top_p")
         if self.vocab is None:
             raise ValueError("this FastGenerator was made without a vocabulary (for scoring only); pass the vocabulary to generate")
-        ids = _seed_ids(self.vocab, seed_text, _prime_window(self.model, window), unknown)
+        if isinstance(window, str):  # the model is looked up only here: a generator need not outlive it otherwise
+            window = _trained_window(self.model, window)
+        ids = _seed_ids(self.vocab, seed_text, window, unknown)
         batch = 1 << (rows - 1).bit_length()  # pad to 1, 2, 4, 8...: one compiled shape per size
         state = tf.zeros([1, 2 * sum(self._sizes)])
         logits = tf.zeros([1, self.vocab_size])
@@ -406,14 +408,12 @@ def one_or_many(temperature, texts: list[str]) -> str | list[str]:
     return texts[0] if single else texts
 
 
-def _prime_window(model: keras.Model, window: int | str | None) -> int | None:
-    """``window`` as a number of characters, or None (the whole seed); ``"sample_len"``: the model's."""
-    if isinstance(window, str):
-        if window != TRAINED_WINDOW:
-            raise ValueError(f"window must be a number of characters, None (the whole seed) or "
-                             f"{TRAINED_WINDOW!r} (the model's own), got {window!r}")
-        return model_sample_len(model)
-    return window
+def _trained_window(model: keras.Model, window: str) -> int | None:
+    """The window ``"sample_len"`` names: the model's recorded sample_len, or None (the whole seed)."""
+    if window != TRAINED_WINDOW:
+        raise ValueError(f"window must be a number of characters, None (the whole seed) or "
+                         f"{TRAINED_WINDOW!r} (the model's own), got {window!r}")
+    return model_sample_len(model)
 
 
 def _seed_ids(vocab: Vocabulary, seed_text: str, window: int | None, unknown: str) -> np.ndarray:
