@@ -21,13 +21,14 @@ import http.client
 import json
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from .files import atomic_file
 
 DATA_DIR_ENV = "TEXTGEN_DATA_DIR"
 MIRROR_ENV = "TEXTGEN_CORPUS_MIRROR"
@@ -300,14 +301,12 @@ def _copy_verified(source: str, target: Path, info: CorpusInfo, *, progress: boo
     and ``OSError``/``http.client.HTTPException`` for a source that cannot be opened or read.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{info.filename}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
     bar = None
     saved = False
     try:
-        digest = hashlib.sha256()
-        size = 0
-        with os.fdopen(fd, "wb") as out, _open_source(source) as src:
+        with atomic_file(target) as tmp, open(tmp, "wb") as out, _open_source(source) as src:
+            digest = hashlib.sha256()
+            size = 0
             bar = _progress_bar(info, source, enabled=progress and _is_url(source))
             while True:
                 try:
@@ -325,19 +324,16 @@ def _copy_verified(source: str, target: Path, info: CorpusInfo, *, progress: boo
                 if bar is not None:
                     bar.update(len(block))
             out.flush()
-            os.fsync(out.fileno())
-        if size != info.bytes or digest.hexdigest() != info.sha256:
-            raise _Mismatch(
-                f"does not match the registry entry: got {size:,} bytes with sha256 {digest.hexdigest()}, "
-                f"expected {info.bytes:,} bytes with sha256 {info.sha256} (damaged, or a different edition)"
-            )
-        os.replace(tmp, target)
+            if size != info.bytes or digest.hexdigest() != info.sha256:
+                raise _Mismatch(
+                    f"does not match the registry entry: got {size:,} bytes with sha256 {digest.hexdigest()}, "
+                    f"expected {info.bytes:,} bytes with sha256 {info.sha256} (damaged, or a different edition)"
+                )
         saved = True
     finally:
         if bar is not None:
             bar.leave = saved  # a failed download's bar is erased, so its error is the one line left
             bar.close()
-        tmp.unlink(missing_ok=True)
 
 
 def _open_source(source: str):
