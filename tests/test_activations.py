@@ -10,13 +10,13 @@ from textgen_helpers.activations import (
     LSTMTrace,
     best_cells,
     cell_correlations,
-    colored_text_html,
     gate_saturation,
     lstm_trace,
     surprise_bits,
     text_features,
 )
 from textgen_helpers.model import build_model
+from textgen_helpers.plots import colored_text_html
 from textgen_helpers.runtime import import_tensorflow, set_seed
 
 tf, keras = import_tensorflow()

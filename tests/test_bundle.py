@@ -163,21 +163,6 @@ def test_a_bundle_loads_with_plain_keras_without_this_package(bundle_dir):
     assert int(done.stdout.split()[-1]) == load_bundle(bundle_dir).model.count_params()
 
 
-def test_a_model_with_the_old_one_hot_layer_is_saved_with_keras_layers_only(trained, tmp_path):
-    from textgen_helpers.model import OneHot, is_one_hot_layer
-
-    old_input = keras.Input((None,), dtype="int32")
-    x = OneHot(65, name="one_hot")(old_input)
-    for layer in trained.model.layers[2:]:
-        x = layer(x)
-    old = keras.Model(old_input, x)
-    path = save_bundle(tmp_path / "b", old, trained.vocab, sample_len=40)
-    loaded = load_bundle(path)
-    assert is_one_hot_layer(loaded.model.layers[1]) and not isinstance(loaded.model.layers[1], OneHot)
-    ids = trained.vocab.encode("ROMEO:\nWhat light")[None]
-    np.testing.assert_allclose(loaded.model(ids), trained.model(ids), atol=1e-6)
-
-
 def test_saving_with_the_wrong_vocabulary_is_refused(trained, tmp_path):
     with pytest.raises(BundleError, match="save the vocabulary the model was trained with"):
         save_bundle(tmp_path / "b", trained.model, Vocabulary("abc"), sample_len=40)

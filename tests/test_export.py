@@ -9,7 +9,6 @@ import pytest
 from textgen_helpers.bundle import Bundle, shipped_bundle
 from textgen_helpers.export import ExportError, export_tfjs
 from textgen_helpers.model import (
-    OneHot,
     build_model,
     call_model,
     format_layer_sizes,
@@ -100,14 +99,6 @@ def as_bundle(model: keras.Model, path: Path, vocab: Vocabulary = SMALL_VOCAB) -
     return Bundle(path=path, model=model, vocab=vocab, config=config)
 
 
-def old_one_hot_model(vocab_size: int) -> keras.Model:
-    """A model of textgen-helpers 0.1: the custom OneHot layer instead of the identity Embedding."""
-    ids = keras.Input(shape=(None,), dtype="int32", name="char_ids")
-    x = OneHot(vocab_size, name="one_hot")(ids)
-    x = keras.layers.LSTM(8, return_sequences=True, name="lstm_1")(x)
-    return keras.Model(ids, keras.layers.Dense(vocab_size, name="next_char")(x))
-
-
 def model_input(bundle: Bundle, text: str):
     ids = bundle.vocab.encode(text)[None]
     return np.eye(len(bundle.vocab), dtype="float32")[ids] if bundle.framing == "seq2one" else ids
@@ -121,8 +112,7 @@ def test_the_export_read_back_gives_the_bundles_logits(shipped, exported):
 @pytest.mark.parametrize("make", [
     lambda v: build_model(v, "8,6", framing="seq2one", dropout=0.1, compile=False),
     lambda v: build_model(v, "8", embedding_dim=5, compile=False),
-    old_one_hot_model,
-], ids=["seq2one", "embedding", "old-one-hot-layer"])
+], ids=["seq2one", "embedding"])
 def test_every_kind_of_model_build_model_makes_reads_back_the_same(make, tmp_path):
     bundle = as_bundle(make(len(SMALL_VOCAB)), tmp_path / "bundle")
     export_tfjs(bundle, tmp_path / "web-model")

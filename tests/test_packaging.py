@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import tomllib
 import yaml
 
@@ -133,17 +134,51 @@ def test_every_colab_install_line_names_this_releases_tag():
             f"v{version} (run `make pin-colab` after changing the version in pyproject.toml)")
 
 
-def test_the_static_imports_for_editors_name_exactly_the_public_names():
-    """STYLE.md: editors find the public names through imports under TYPE_CHECKING; they must not drift
-    from the lazily loaded ones."""
+def test_every_public_name_is_listed_once_and_imports():
+    """The public names are listed once, in __init__.pyi, which editors read and lazy_loader imports
+    from; each must import, and no name may stand twice."""
     import ast
+    import importlib
 
     import textgen_helpers
 
-    tree = ast.parse((ROOT / "textgen_helpers" / "__init__.py").read_text())
-    block = next(node for node in tree.body if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING")
-    static = {(node.module, alias.name) for node in block.body if isinstance(node, ast.ImportFrom) for alias in node.names}
-    lazy = {(module, name) for module, names in textgen_helpers._EXPORTS.items() for name in names}
-    assert static == lazy, f"only imported statically: {static - lazy}; only lazily: {lazy - static}"
-    for name in textgen_helpers.__all__:
-        assert getattr(textgen_helpers, name) is not None
+    tree = ast.parse((ROOT / "textgen_helpers" / "__init__.pyi").read_text())
+    listed = [alias.name for node in tree.body if isinstance(node, ast.ImportFrom) for alias in node.names]
+    assert len(listed) == len(set(listed)), f"listed twice: {sorted({n for n in listed if listed.count(n) > 1})}"
+    assert sorted(textgen_helpers.__all__) == sorted(listed)
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                assert alias.asname == alias.name, f"{alias.name}: a stub re-exports a name as itself"
+                assert getattr(textgen_helpers, alias.name) is getattr(
+                    importlib.import_module(f"textgen_helpers.{node.module}"), alias.name)
+
+
+# Lower modules first: each may import only from the modules before it (the data flows one way:
+# text, ids, windows, model, its training and checkpoints, the bundle, and what reads a bundle).
+LAYERS = ["checks", "runtime", "files", "corpus", "vocabulary", "windows", "model", "sampling", "generation",
+          "evaluation", "distribute", "checkpoints", "training", "bundle", "export", "strategies", "ngram",
+          "activations", "plots", "widgets", "cli"]
+
+
+def _package_imports(module: str) -> list[tuple[str, str]]:
+    """``(imported module, name)`` for every ``from .x import name`` in ``module``, inside functions too."""
+    import ast
+
+    tree = ast.parse((ROOT / "textgen_helpers" / f"{module}.py").read_text())
+    return [(node.module or "", alias.name) for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1 for alias in node.names]
+
+
+def test_every_module_has_its_place_in_the_layers():
+    modules = sorted(p.stem for p in (ROOT / "textgen_helpers").glob("*.py") if p.stem != "__init__")
+    assert sorted(LAYERS) == modules
+
+
+@pytest.mark.parametrize("module", LAYERS)
+def test_a_module_imports_only_from_the_modules_below_it_and_only_their_public_names(module):
+    for imported, name in _package_imports(module):
+        if imported == "" and name == "__version__":
+            continue
+        assert LAYERS.index(imported) < LAYERS.index(module), f"{module} imports {imported}, which comes after it"
+        assert not name.startswith("_"), f"{module} imports {imported}.{name}, a private name"

@@ -13,40 +13,39 @@ vocabulary. ``model.keras`` uses only Keras's own layers: ``keras.models.load_mo
 without this package.
 
 ``save_bundle`` never deletes what it did not write: it replaces a folder only if it is empty or
-holds a bundle and nothing else, and refuses any other folder with a message that names it.
+holds a bundle and nothing else, and refuses any other folder with a message that names it. The
+replacement is atomic (see :func:`~textgen_helpers.files.replaced_folder`): at every instant the
+folder holds the old bundle or the new one, whole.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import platform
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from .checks import check_scalar, listed
+from .checks import check_scalar
+from .files import check_folder_is_free, json_records, replaced_folder
 from .generation import FastGenerator, one_or_many
 from .model import (
-    OneHot,
     format_layer_sizes,
     is_one_hot_layer,
     lstm_layer_sizes,
+    model_dropout,
+    model_embedding_dim,
     model_framing,
     model_vocab_size,
-    one_hot_layer,
     one_hot_size,
+    parameter_count,
+    set_sample_len,
 )
 from .runtime import import_tensorflow
-from .training import _records
 from .vocabulary import Vocabulary
 
 tf, keras = import_tensorflow()
@@ -54,7 +53,7 @@ tf, keras = import_tensorflow()
 MODEL_FILE, VOCAB_FILE, CONFIG_FILE = "model.keras", "vocab.json", "config.json"
 SHIPPED_BUNDLE = "shakespeare-128x2"  # in data/bundles/: trained by `make bundle` with the project's own CLI
 BUNDLE_FILES = (MODEL_FILE, VOCAB_FILE, CONFIG_FILE)
-BUNDLE_FORMAT = 2  # 2: a built-in one-hot layer instead of our OneHot, and a vocabulary fingerprint
+BUNDLE_FORMAT = 2
 BUNDLE_KEY = "textgen_bundle"  # in config.json: marks a folder as a bundle that save_bundle may replace
 
 
@@ -151,54 +150,28 @@ def save_bundle(
         "vocab_size": len(vocab),
         "vocab_sha256": vocab_fingerprint(vocab),
         "sample_len": check_scalar(sample_len, "sample_len", int, min_value=1),
-        "embedding_dim": _embedding_dim(model),
-        "dropout": _dropout(model),
-        "parameters": sum(int(np.prod(w.shape)) for w in model.trainable_weights),  # the one-hot table is not one
+        "embedding_dim": model_embedding_dim(model),
+        "dropout": model_dropout(model),
+        "parameters": parameter_count(model),
         "seed_text": seed_text,
         "corpus": corpus,
         "training": training,
         "versions": {"textgen_helpers": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
                      "python": platform.python_version()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "history": [] if history is None else _records(history),
+        "history": [] if history is None else json_records(history),
     }
     path = Path(path)
     check_bundle_target(path)
-    with replaced_folder(path, check_bundle_target) as staging:
+    with replaced_folder(path, check_bundle_target, _is_bundle_file) as staging:
         # Weights and architecture only: a bundle is for generating (checkpoints keep optimizer state).
-        export = keras.Model.from_config(_portable(model.get_config()))  # fresh, uncompiled, float32, Keras layers only
+        export = keras.Model.from_config(_float32(model.get_config()))  # fresh, uncompiled, float32
         for layer in export.layers:
-            if layer.weights and not is_one_hot_layer(layer):  # an old OneHot has no weights to copy
-                layer.set_weights(model.get_layer(layer.name).get_weights())
+            layer.set_weights(model.get_layer(layer.name).get_weights())
         export.save(staging / MODEL_FILE)
         vocab.save(staging / VOCAB_FILE)
         (staging / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
     return path
-
-
-@contextlib.contextmanager
-def replaced_folder(path: Path, check: Callable[[Path], None]) -> Iterator[Path]:
-    """Write a folder of ours whole, or not at all: yields an empty staging folder beside ``path``
-    (readable by all: bundles and exports are meant to be shared) and, once the block has written
-    it, swaps it in for ``path``. An existing ``path`` is checked again with ``check`` just before
-    the swap (nothing may have been added meanwhile) and removed only after the swap; on an error
-    the staging folder goes and ``path`` is as it was.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private
-    try:
-        yield staging
-        if path.exists():
-            check(path)
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-            os.replace(path, old / path.name)
-            os.replace(staging, path)
-            shutil.rmtree(old)  # holds only what check() allowed
-        else:
-            os.replace(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def check_bundle_target(path: str | os.PathLike) -> None:
@@ -208,36 +181,8 @@ def check_bundle_target(path: str | os.PathLike) -> None:
     """
     path = Path(path)
     check_folder_is_free(path, kind="a model bundle", action="save a model bundle to", verb="saving",
-                         own_file=lambda name: name in BUNDLE_FILES, is_ours=_is_bundle_config(path / CONFIG_FILE),
+                         own_file=_is_bundle_file, is_ours=_is_bundle_config(path / CONFIG_FILE),
                          example="my-model", error=BundleError)
-
-
-def check_folder_is_free(path: Path, *, kind: str, action: str, verb: str, own_file: Callable[[str], bool],
-                         is_ours: bool, example: str, error: type[Exception]) -> None:
-    """Raise ``error`` unless ``path`` may be replaced by a folder of ours: it is missing, an empty
-    folder, or ``kind`` written by us (``is_ours``) holding only files that ``own_file`` names.
-
-    The message says what the folder holds that is not ours, and that nothing was changed.
-    """
-    if not path.exists():
-        above = next((parent for parent in path.parents if parent.exists()), None)
-        if above is not None and not above.is_dir():
-            raise error(f"cannot {action} {path}: {above} is a file, not a folder; choose a folder that is not "
-                        f"under a file; nothing was changed")
-        return
-    if not path.is_dir():
-        raise error(f"cannot {action} {path}: it is a file, not a folder. Choose a new folder name, such as "
-                    f"{path.with_suffix('')}-{example}; nothing was changed")
-    entries = sorted(p.name for p in path.iterdir())
-    others = [name for name in entries if not own_file(name)]
-    if not entries or (is_ours and not others):
-        return
-    named = others if is_ours else entries  # beside a folder of ours, name only what is not ours
-    what = (f"{kind} with other files beside it ({listed(named)})" if is_ours
-            else f"not {kind} written by textgen (it holds {listed(named)})")
-    them = "it" if len(named) == 1 else "them"
-    raise error(f"refusing to {action} {path}: the folder is {what}, and {verb} would delete {them}. "
-                f"Choose a new or empty folder, such as {path / example}; nothing was changed")
 
 
 def vocab_fingerprint(vocab: Vocabulary) -> str:
@@ -269,10 +214,11 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     except (ValueError, UnicodeDecodeError) as err:
         raise BundleError(f"{path / VOCAB_FILE}: {err}") from None
     try:
-        model = keras.saving.load_model(path / MODEL_FILE, compile=False, custom_objects={"OneHot": OneHot})
+        model = keras.saving.load_model(path / MODEL_FILE, compile=False)
     except Exception as err:  # noqa: BLE001 - Keras raises many types for a damaged file
         raise BundleError(f"{path / MODEL_FILE} could not be loaded as a Keras model: {err}") from None
     _check_fits(path, model, vocab, config)
+    set_sample_len(model, config["sample_len"])  # so tg.generate(bundle.model, ...) primes as bundle.generate does
     return Bundle(path=path, model=model, vocab=vocab, config=config)
 
 
@@ -322,20 +268,19 @@ def _check_fits(path: Path, model: keras.Model, vocab: Vocabulary, config: dict)
         raise BundleError(f"model bundle {path} does not fit together: {'; '.join(problems)}. Its files come from different runs; save the bundle again from one run.")
 
 
-def _portable(config):
-    """The model's config with mixed-precision policies replaced by float32, and our old OneHot layer
-    by Keras's own layers (:func:`~textgen_helpers.model.one_hot_layer`), so bundles load anywhere, without us."""
+def _float32(config):
+    """The model's config with mixed-precision policies replaced by float32, so bundles load anywhere."""
     if isinstance(config, dict):
         if config.get("class_name") == "DTypePolicy" and isinstance(config.get("config"), dict):
             return {**config, "config": {**config["config"], "name": "float32"}}
-        if config.get("class_name") == "OneHot" and isinstance(config.get("config"), dict):
-            inner = config["config"]
-            layer = one_hot_layer(inner["num_classes"], name=inner.get("name", "one_hot"))
-            return {**config, **keras.layers.serialize(layer), "inbound_nodes": config.get("inbound_nodes", [])}
-        return {key: _portable(value) for key, value in config.items()}
+        return {key: _float32(value) for key, value in config.items()}
     if isinstance(config, list):
-        return [_portable(value) for value in config]
+        return [_float32(value) for value in config]
     return config
+
+
+def _is_bundle_file(name: str) -> bool:
+    return name in BUNDLE_FILES
 
 
 def _is_bundle_config(path: Path) -> bool:
@@ -343,10 +288,7 @@ def _is_bundle_config(path: Path) -> bool:
         config = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
         return False
-    if not isinstance(config, dict):
-        return False
-    # Format 1 bundles had no marker key; they are recognised by the keys only save_bundle wrote together.
-    return BUNDLE_KEY in config or {"format", "lstm_layer_sizes", "framing", "vocab_size", "sample_len"} <= set(config)
+    return isinstance(config, dict) and BUNDLE_KEY in config
 
 
 def _input_vocab_size(model: keras.Model) -> int | None:
@@ -358,15 +300,3 @@ def _input_vocab_size(model: keras.Model) -> int | None:
     if model_framing(model) == "seq2one":
         return int(model.inputs[0].shape[-1])
     return None
-
-
-def _embedding_dim(model: keras.Model) -> int | None:
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.Embedding) and not is_one_hot_layer(layer):
-            return int(layer.output_dim)
-    return None
-
-
-def _dropout(model: keras.Model) -> float:
-    rates = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
-    return float(rates[0]) if rates else 0.0

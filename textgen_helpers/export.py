@@ -23,10 +23,10 @@ missing setting with *its* default, and some differ from Keras 3's: an LSTM with
 written out in full, and only settings that TensorFlow.js understands.
 
 Only the layers :func:`~textgen_helpers.model.build_model` makes are exported (the input, the
-one-hot layer or a learned ``Embedding``, ``LSTM``, ``Dropout``, ``Dense``; an old ``OneHot``
-layer is written as the identity ``Embedding`` it equals); any other layer is refused with a
-message that names it. Like :func:`~textgen_helpers.bundle.save_bundle`, ``export_tfjs`` never
-deletes what it did not write.
+one-hot layer or a learned ``Embedding``, ``LSTM``, ``Dropout``, ``Dense``); any other layer is
+refused with a message that names it. Like :func:`~textgen_helpers.bundle.save_bundle`,
+``export_tfjs`` never deletes what it did not write, and replaces an earlier export atomically
+(:func:`~textgen_helpers.files.replaced_folder`).
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .bundle import Bundle, as_bundle, check_folder_is_free, replaced_folder, vocab_fingerprint
+from .bundle import Bundle, as_bundle, vocab_fingerprint
 from .checks import check_scalar
-from .model import OneHot, is_one_hot_layer, one_hot_size
+from .files import check_folder_is_free, replaced_folder
+from .model import is_one_hot_layer
 from .runtime import import_tensorflow
 from .sampling import BOOK_TEMPERATURES
 
@@ -111,7 +112,7 @@ def export_tfjs(bundle: Bundle | str | os.PathLike, out_dir: str | os.PathLike, 
                    "created": bundle.config.get("created"), "versions": bundle.config.get("versions")},
     }
     try:
-        with replaced_folder(out_dir, check_export_target) as staging:  # readable by all: a web server serves it
+        with replaced_folder(out_dir, check_export_target, _is_export_file) as staging:  # readable by all: a web server serves it
             for k, path in enumerate(paths):
                 (staging / path).write_bytes(data[k * shard_bytes:(k + 1) * shard_bytes])
             (staging / MODEL_JSON).write_text(json.dumps(model_json, ensure_ascii=False), encoding="utf-8")
@@ -127,8 +128,12 @@ def check_export_target(path: str | os.PathLike) -> None:
     an earlier export holding nothing but its own files."""
     path = Path(path)
     check_folder_is_free(path, kind="a TensorFlow.js export", action="export to", verb="exporting",
-                         own_file=lambda name: name in (MODEL_JSON, SETTINGS_JSON) or bool(SHARD_NAME.fullmatch(name)),
+                         own_file=_is_export_file,
                          is_ours=_is_export_settings(path / SETTINGS_JSON), example="web-model", error=ExportError)
+
+
+def _is_export_file(name: str) -> bool:
+    return name in (MODEL_JSON, SETTINGS_JSON) or bool(SHARD_NAME.fullmatch(name))
 
 
 def tfjs_layers_model(model: keras.Model) -> tuple[dict, list[tuple[str, np.ndarray]]]:
@@ -160,10 +165,6 @@ def _layer(layer):
         config = layer.get_config()
         return "InputLayer", {"batch_input_shape": list(config["batch_shape"]), "dtype": config["dtype"],
                               "sparse": False}, []
-    if isinstance(layer, OneHot):  # the old custom layer: ids -> one-hot, the same as an identity Embedding
-        size = one_hot_size(layer)
-        return "Embedding", _embedding_config(size, size, trainable=False, one_hot=True), [
-            ("embeddings", np.eye(size, dtype=np.float32))]
     if isinstance(layer, keras.layers.Embedding):
         if layer.mask_zero:
             raise _unsupported(layer, "mask_zero=True")

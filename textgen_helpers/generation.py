@@ -66,7 +66,7 @@ def generate_reference(
     temperature = check_temperature(temperature)
     top_k, top_p = check_top_k(top_k), check_top_p(top_p)
     length = _check_length(length)
-    ids = list(_seed_ids(vocab, seed_text, window, unknown))
+    ids = list(seed_ids(vocab, seed_text, window, unknown))
     framing = model_framing(model)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     out = []
@@ -105,7 +105,7 @@ class FastGenerator:
         self._model = weakref.ref(model)
         self.vocab = vocab
         self.chunk = check_scalar(chunk, "chunk", int, min_value=1)
-        self._input, self._lstms, self._dense = _unpack(model)
+        self._input, self._lstms, self._dense = stack_layers(model)
         self.vocab_size = int(self._dense.kernel.shape[-1])
         if vocab is not None and self.vocab_size != len(vocab):
             raise ValueError(
@@ -192,7 +192,7 @@ class FastGenerator:
             raise ValueError("this FastGenerator was made without a vocabulary (for scoring only); pass the vocabulary to generate")
         if isinstance(window, str):  # the model is looked up only here: a generator need not outlive it otherwise
             window = _trained_window(self.model, window)
-        ids = _seed_ids(self.vocab, seed_text, window, unknown)
+        ids = seed_ids(self.vocab, seed_text, window, unknown)
         batch = 1 << (rows - 1).bit_length()  # pad to 1, 2, 4, 8...: one compiled shape per size
         state = tf.zeros([1, 2 * sum(self._sizes)])
         logits = tf.zeros([1, self.vocab_size])
@@ -416,7 +416,9 @@ def _trained_window(model: keras.Model, window: str) -> int | None:
     return model_sample_len(model)
 
 
-def _seed_ids(vocab: Vocabulary, seed_text: str, window: int | None, unknown: str) -> np.ndarray:
+def seed_ids(vocab: Vocabulary, seed_text: str, window: int | None, unknown: str) -> np.ndarray:
+    """The ids ``[n]`` a generator primes on: the seed's last ``window`` characters (all if None), encoded
+    with ``unknown`` (``"error"``, ``"skip"`` or ``"replace"``); an empty result is a ValueError."""
     if not isinstance(seed_text, str):
         raise ValueError(f"seed text must be a string, got {type(seed_text).__name__}")
     window = check_scalar(window, "window", int, min_value=1, allow_none=True)
@@ -446,8 +448,9 @@ def _check_length(length: int) -> int:
     return check_scalar(length, "length", int, min_value=1, hint="give the number of characters to generate")
 
 
-def _unpack(model: keras.Model):
-    """(input layer, LSTM layers, Dense layer) of a model made by build_model, or a clear error."""
+def stack_layers(model: keras.Model):
+    """``(input layer, [LSTM layers], Dense layer)`` of a model made by build_model, or a ValueError
+    that says which layer is not one of those (the fast generator and lstm_trace read these)."""
     input_layer, lstms, dense = None, [], None
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer) or isinstance(layer, keras.layers.Dropout):

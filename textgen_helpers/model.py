@@ -78,28 +78,6 @@ def format_layer_sizes(sizes: Sequence[int]) -> str:
     return ",".join(str(int(s)) for s in sizes)
 
 
-@keras.saving.register_keras_serializable(package="textgen")
-class OneHot(keras.layers.Layer):
-    """Integer ids ``[B, T]`` -> one-hot ``[B, T, V]`` float, inside the graph (no stored windows).
-
-    Kept so that bundles and checkpoints written by textgen-helpers 0.1 still load. New models use
-    :func:`one_hot_layer`, built from Keras's own layers, which needs no custom code to load.
-    """
-
-    def __init__(self, num_classes: int, **kwargs):
-        super().__init__(**kwargs)
-        self.num_classes = int(num_classes)
-
-    def call(self, ids):
-        return keras.ops.one_hot(keras.ops.cast(ids, "int32"), self.num_classes, dtype=self.compute_dtype)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape, self.num_classes)
-
-    def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes}
-
-
 def build_model(
     vocab_size: int,
     lstm_layer_sizes: str | Sequence[int] = "128,128",
@@ -239,15 +217,13 @@ def one_hot_layer(vocab_size: int, name: str = "one_hot") -> keras.layers.Embedd
 
 
 def is_one_hot_layer(layer: keras.layers.Layer) -> bool:
-    """True for the layer that one-hot encodes integer ids inside a seq2seq model (ours, old or new)."""
-    if isinstance(layer, OneHot):
-        return True
+    """True for the layer that one-hot encodes integer ids inside a seq2seq model (a frozen identity Embedding)."""
     return (isinstance(layer, keras.layers.Embedding) and not layer.trainable and layer.input_dim == layer.output_dim
             and np.array_equal(keras.ops.convert_to_numpy(layer.embeddings), np.eye(layer.input_dim)))
 
 
 def one_hot_size(layer: keras.layers.Layer) -> int:
-    return int(layer.num_classes if isinstance(layer, OneHot) else layer.input_dim)
+    return int(layer.input_dim)
 
 
 def lstm_layers(model: keras.Model) -> list[keras.layers.LSTM]:
@@ -319,3 +295,44 @@ def bits_to_nats(bits):
 
 def _check_vocab_size(vocab_size: int) -> int:
     return check_scalar(vocab_size, "vocab_size", int, min_value=2)
+
+
+def model_settings(model: keras.Model) -> dict:
+    """What a model is, as plain values: framing, LSTM sizes, embedding, dropout, dtype policy, and
+    its optimizer (``optimizer``, ``learning_rate``, and the rest of its settings under
+    ``optimizer_config``). Two models built with the same ``build_model`` arguments give the same dict.
+
+    ``learning_rate`` is the optimizer's current one: on a model fresh from ``build_model``, the one
+    it starts from.
+    """
+    settings = {
+        "framing": model_framing(model),
+        "lstm_layer_sizes": format_layer_sizes(lstm_layer_sizes(model)),
+        "embedding_dim": model_embedding_dim(model),
+        "dropout": model_dropout(model),
+        "dtype_policy": model.dtype_policy.name,
+    }
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        config = optimizer.get_config()
+        rate = config.pop("learning_rate", None)
+        settings["optimizer"] = type(optimizer).__name__.lower()
+        # A float32 variable: its 7 significant digits, so 1e-2 reads back as 0.01, not 0.009999999776.
+        settings["learning_rate"] = float(f"{float(rate):.7g}") if isinstance(rate, (int, float, np.floating)) else rate
+        settings["optimizer_config"] = {key: value for key, value in config.items()
+                                        if key != "name" and (value is None or isinstance(value, (bool, int, float, str)))}
+    return settings
+
+
+def model_embedding_dim(model: keras.Model) -> int | None:
+    """The size of a learnt embedding, or None for one-hot inputs."""
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Embedding) and not is_one_hot_layer(layer):
+            return int(layer.output_dim)
+    return None
+
+
+def model_dropout(model: keras.Model) -> float:
+    """The rate of the model's Dropout layers (0 if it has none)."""
+    rates = [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)]
+    return float(rates[0]) if rates else 0.0

@@ -5,6 +5,7 @@ labelled axes and units.
 
 from __future__ import annotations
 
+import html
 import itertools
 import math
 from collections.abc import Sequence
@@ -314,14 +315,12 @@ def plot_colored_text(text: str, values, *, cmap: str = "RdBu_r", vmin: float | 
     """``text`` drawn as a grid of characters, each on a background coloured by ``values [len(text)]``.
 
     A picture, so it reads the same in Jupyter, Colab and on GitHub (whose notebook view drops the
-    colours of HTML; :func:`~textgen_helpers.activations.colored_text_html` is the HTML twin). A
+    colours of HTML; :func:`colored_text_html` is the HTML twin). A
     newline shows as ``↵`` and ends its row, a row longer than ``width`` characters wraps, a NaN
     value leaves its character on white, and the colour bar names ``label`` (give units) from
     ``vmin`` (default: the smallest value) to ``vmax`` (default: the largest). Returns the figure.
     """
     import matplotlib.pyplot as plt
-
-    from .activations import _colormap, _colors, _text_color_scale
 
     values, vmin, vmax = _text_color_scale(text, values, vmin, vmax)
     colormap = _colormap(cmap)
@@ -352,6 +351,42 @@ def plot_colored_text(text: str, values, *, cmap: str = "RdBu_r", vmin: float | 
         ax.set_title(title, loc="left")
     fig.colorbar(image, ax=ax, orientation="horizontal", location="bottom", aspect=60, shrink=0.8).set_label(label)
     return fig
+
+
+def colored_text_html(text: str, values, *, cmap: str = "RdBu_r", vmin: float | None = None,
+                      vmax: float | None = None, title: str | None = None, label: str = "value",
+                      tooltips: bool = True):
+    """``text`` with each character's background coloured by ``values [len(text)]``; an ``IPython.display.HTML``.
+
+    Plain HTML with inline styles only (Colab drops ``<style>`` blocks and scripts; GitHub's
+    notebook view drops styles altogether, so for a notebook read there draw
+    :func:`plot_colored_text` instead): the text is escaped, a newline shows as ``⏎`` before its line break, a NaN
+    value leaves its character uncoloured, and a legend under the text names ``label`` and the
+    colour scale from ``vmin`` (default: the smallest value) to ``vmax`` (default: the largest).
+    ``tooltips`` puts each value in its character's ``title`` (shown on hover in Jupyter).
+    """
+    from IPython.display import HTML
+
+    values, vmin, vmax = _text_color_scale(text, values, vmin, vmax)
+    colormap = _colormap(cmap)
+    spans = []
+    for char, value in zip(text, values, strict=True):
+        shown = "⏎" if char == "\n" else html.escape(char, quote=True)
+        if np.isfinite(value):
+            background, ink = _colors(colormap, (value - vmin) / (vmax - vmin))
+            style = f"background-color:{background}" + ("" if ink == "#000000" else f";color:{ink}")
+            tip = f' title="{value:.3g}"' if tooltips else ""
+            spans.append(f'<span style="{style}"{tip}>{shown}</span>')
+        else:
+            spans.append(shown)
+        if char == "\n":
+            spans.append("\n")
+    heading = (f'<div style="font-weight: bold; margin-bottom: 4px">{html.escape(title, quote=True)}</div>'
+               if title else "")
+    body = ('<pre style="white-space: pre-wrap; word-break: break-all; font-family: monospace; font-size: 12px; '
+            'line-height: 1.45; margin: 0; padding: 4px; background-color: #ffffff; color: #000000">'
+            + "".join(spans) + "</pre>")
+    return HTML(f'<div style="margin: 6px 0">{heading}{body}{_legend(colormap, vmin, vmax, label)}</div>')
 
 
 def plot_strategies(table: pd.DataFrame, *, reference: dict | None = None, marked: Sequence[float] = BOOK_TEMPERATURES,
@@ -425,3 +460,47 @@ def entropy_bits(probs) -> float:
 def _visible(text: str) -> str:
     """Newlines and spaces made visible for figures and tables."""
     return text.replace("\n", "⏎").replace(" ", "␣") if len(text) == 1 else text.replace("\n", "⏎")
+
+
+def _text_color_scale(text: str, values, vmin: float | None, vmax: float | None) -> tuple[np.ndarray, float, float]:
+    """Check a text and its ``values [len(text)]``; return the values as floats and the colour scale's ends
+    (by default the smallest and the largest finite value)."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a string, got {type(text).__name__}")
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (len(text),):
+        raise ValueError(f"values must be one number per character, shape ({len(text)},); got shape {values.shape}")
+    finite = values[np.isfinite(values)]
+    vmin = check_scalar(vmin, "vmin", float, allow_none=True)
+    vmax = check_scalar(vmax, "vmax", float, allow_none=True)
+    vmin = vmin if vmin is not None else float(finite.min()) if finite.size else 0.0
+    vmax = vmax if vmax is not None else float(finite.max()) if finite.size else 1.0
+    if vmax <= vmin:
+        if finite.size and finite.min() == finite.max():
+            vmax = vmin + 1.0  # every value the same: one colour, any scale will do
+        else:
+            raise ValueError(f"vmax must be greater than vmin, got vmin={vmin:g}, vmax={vmax:g}")
+    return values, vmin, vmax
+
+
+def _colormap(cmap: str):
+    import matplotlib
+
+    if not isinstance(cmap, str) or cmap not in matplotlib.colormaps:
+        raise ValueError(f"cmap must be the name of a matplotlib colormap such as 'RdBu_r' or 'viridis', got {cmap!r}")
+    return matplotlib.colormaps[cmap]
+
+
+def _colors(colormap, fraction: float) -> tuple[str, str]:
+    """(background, text colour) for a value at ``fraction`` of the scale: dark backgrounds get white ink."""
+    red, green, blue, _ = colormap(float(min(max(fraction, 0.0), 1.0)))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return f"#{round(red * 255):02x}{round(green * 255):02x}{round(blue * 255):02x}", (
+        "#ffffff" if luminance < 0.45 else "#000000")
+
+
+def _legend(colormap, vmin: float, vmax: float, label: str, steps: int = 11) -> str:
+    swatches = "".join(f'<span style="background-color: {_colors(colormap, k / (steps - 1))[0]}">&nbsp;&nbsp;&nbsp;</span>'
+                       for k in range(steps))
+    return (f'<div style="font-family: monospace; font-size: 11px; margin-top: 4px">'
+            f'{html.escape(label, quote=True)}: {vmin:.3g} {swatches} {vmax:.3g}</div>')

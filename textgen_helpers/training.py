@@ -4,31 +4,30 @@
 training windows with ``tf.data``, and after every epoch
 
 * measures the loss on the held-out tail and, by the same rule, on as much training text
-  (nats and bits per character; see :func:`train` for the rule),
+  (nats and bits per character; see :func:`~textgen_helpers.evaluation.evaluate_loss`),
 * generates from one fixed seed text at temperatures 0, 0.25, 0.5 and 0.75 (the book's Table 10.1),
-* writes a checkpoint (model, optimizer state, history, callback state) from which an interrupted
-  run resumes exactly where it stopped.
+* writes a checkpoint (:mod:`~textgen_helpers.checkpoints`) from which an interrupted run resumes
+  exactly where it stopped.
 
-It returns a :class:`TrainingRun` whose ``history`` and ``samples`` are pandas DataFrames.
+It returns a :class:`TrainingRun` whose ``history`` and ``samples`` are pandas DataFrames, and
+whose ``settings`` are everything that shaped the weights.
 """
 
 from __future__ import annotations
 
 import gc
-import json
+import hashlib
 import math
 import os
-import re
 import time
-import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 
-from .checks import check_scalar, check_seed, listed
+from .checkpoints import Checkpoint
+from .checks import check_scalar, check_seed
 from .distribute import (
     check_model_in_scope,
     check_workers_resume_alike,
@@ -36,15 +35,10 @@ from .distribute import (
     is_chief,
     is_multi_worker,
 )
-from .generation import FastGenerator, stateful_loss
-from .model import (
-    call_model,
-    format_layer_sizes,
-    lstm_layer_sizes,
-    model_framing,
-    model_vocab_size,
-    nats_to_bits,
-)
+from .evaluation import evaluate_loss
+from .files import json_records
+from .generation import FastGenerator
+from .model import model_settings, model_vocab_size, nats_to_bits, set_sample_len
 from .runtime import import_tensorflow
 from .sampling import BOOK_TEMPERATURES, check_temperatures
 from .vocabulary import Vocabulary
@@ -53,15 +47,11 @@ from .windows import (
     check_fraction,
     check_window_args,
     split_train_validation,
-    validation_windows,
     window_dataset,
 )
 
 tf, keras = import_tensorflow()
 
-CHECKPOINT_STATE = "state.json"
-_CHECKPOINT_FILE = re.compile(r"\.?epoch_\d{4,}\.keras(\.part\.keras)?")  # the files Checkpoint.save writes
-CHECKPOINT_FORMAT = 2
 SAMPLE_COLUMNS = ["epoch", "temperature", "text"]
 HISTORY_COLUMNS = ["epoch", "complete", "loss", "val_loss", "val_loss_stateful", "fit_loss", "loss_bits",
                    "val_loss_bits", "val_loss_stateful_bits", "learning_rate", "train_seconds", "seconds", "chars",
@@ -69,6 +59,9 @@ HISTORY_COLUMNS = ["epoch", "complete", "loss", "val_loss", "val_loss_stateful",
 # Callback attributes a checkpoint keeps, so that a resumed run's callbacks carry on as if never stopped.
 CALLBACK_STATE = {"ReduceLROnPlateau": ("best", "wait", "cooldown_counter"),
                   "EarlyStopping": ("best", "wait", "stopped_epoch")}
+# Callback settings that shape training: a resume with other values is refused.
+CALLBACK_SETTINGS = {"ReduceLROnPlateau": ("monitor", "factor", "patience", "min_lr", "min_delta", "cooldown", "mode"),
+                     "EarlyStopping": ("monitor", "patience", "min_delta", "mode", "baseline", "restore_best_weights")}
 
 
 @dataclass
@@ -128,6 +121,7 @@ class TrainingRun:
     resumed_from_epoch: int = 0
     stopped_early: bool = False
     seed_text: str = ""
+    settings: dict = field(default_factory=dict)  # what shaped the weights: see run_settings()
 
     def samples_table(self) -> pd.DataFrame:
         """Samples laid out like the book's Table 10.1: one row per epoch, one column per temperature."""
@@ -213,26 +207,33 @@ def train(
             f"window, and the training text longer than the tail. Use a longer text, a smaller sample_len or "
             f"another validation fraction."
         )
-    framing = model_framing(model)
-    run = TrainingRun(model=model, vocab=vocab, config=config,
-                      history=pd.DataFrame(columns=HISTORY_COLUMNS), samples=pd.DataFrame(columns=SAMPLE_COLUMNS))
+    seed_text = config.seed_text or _default_seed_text(vocab, val_ids, config.sample_len)
+    vocab.encode(seed_text)  # unknown characters in a given seed text fail now, not after epoch 1
+    callbacks = list(callbacks)
+    set_sample_len(model, config.sample_len)  # generate(run.model, ...) then primes as the epoch samples do
+    run = TrainingRun(model=model, vocab=vocab, config=config, history=pd.DataFrame(columns=HISTORY_COLUMNS),
+                      samples=pd.DataFrame(columns=SAMPLE_COLUMNS), seed_text=seed_text,
+                      settings=run_settings(model, config, callbacks, ids))
     checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
     if checkpoint is not None:
         checkpoint.check_target(resume=resume)
-    callbacks = list(callbacks)
     callback_state = None
     if is_multi_worker(strategy) and resume:  # before restoring, which makes variables: a collective step
         saved = checkpoint.load_state()["epoch"] if checkpoint is not None and checkpoint.exists() else 0
         check_workers_resume_alike(strategy, saved, checkpoint_dir)
     if resume and checkpoint is not None and checkpoint.exists():
-        callback_state = checkpoint.restore(run)
+        restored = checkpoint.restore(model, vocab, run.settings)  # refuses other settings before loading
+        run.history = pd.DataFrame(restored.history, columns=HISTORY_COLUMNS)
+        run.samples = pd.DataFrame(restored.samples, columns=SAMPLE_COLUMNS)
+        run.resumed_from_epoch, callback_state = restored.epoch, restored.callbacks
         if verbose:
             print(f"resumed from {checkpoint.path} after epoch {run.resumed_from_epoch}")
     elif resume and verbose:
-        print(f"no checkpoint in {checkpoint_dir}; starting from epoch 1")
+        left = checkpoint is not None and checkpoint.path.is_dir() and any(checkpoint.path.iterdir())
+        what = ("no finished epoch in {} (only what an interrupted save left, which the first save clears)" if left
+                else "no checkpoint in {}")
+        print(f"{what.format(checkpoint_dir)}; starting from epoch 1")
     initial_epoch = run.resumed_from_epoch
-    seed_text = run.seed_text = config.seed_text or _default_seed_text(vocab, val_ids, config.sample_len)
-    vocab.encode(seed_text)  # unknown characters in a given seed text fail now, not after epoch 1
     if initial_epoch >= epochs:
         if verbose:
             print(f"the checkpoint has already reached epoch {initial_epoch} of {epochs}: nothing to train; "
@@ -240,13 +241,13 @@ def train(
         return run
 
     def windows():
-        return window_dataset(train_ids, config.sample_len, config.batch_size, framing=framing, vocab_size=len(vocab),
-                              sample_step=config.sample_step, seed=config.seed,
+        return window_dataset(train_ids, config.sample_len, config.batch_size, framing=run.settings["framing"],
+                              vocab_size=len(vocab), sample_step=config.sample_step, seed=config.seed,
                               start_step=initial_epoch * config.steps_per_epoch)
 
     dataset = windows() if strategy is None else distributed_windows(strategy, windows, config.batch_size)
     probe_ids = train_ids[-len(val_ids):]  # as much training text as validation text, scored the same way
-    reporter = _EpochReporter(run, probe_ids, val_ids, seed_text, on_epoch_end, verbose, epochs)
+    reporter = _EpochReporter(run, probe_ids, val_ids, on_epoch_end, verbose, epochs)
     all_callbacks = [reporter]
     if max_seconds is not None:
         all_callbacks.append(TimeBudget(max_seconds))
@@ -265,6 +266,26 @@ def train(
     finished = run.history[run.history["complete"].astype(bool)]
     run.stopped_early = len(finished) == 0 or int(finished["epoch"].iloc[-1]) < epochs
     return run
+
+
+def run_settings(model: keras.Model, config: TrainingConfig, callbacks: Sequence[keras.callbacks.Callback],
+                 ids: np.ndarray) -> dict:
+    """Everything that shapes the weights of a run, as plain JSON values: the checkpoint records it,
+    a resume must match it, and a bundle keeps it as the record of how the model was trained.
+
+    The window, batch and sampling settings (``config``), the model and its optimizer as built
+    (:func:`~textgen_helpers.model.model_settings`, with the learning rate it starts from), the
+    callbacks that change training (``ReduceLROnPlateau`` and ``EarlyStopping``, with their settings;
+    others, such as a live plot, may come and go), and the text itself
+    (its length and sha256). Only the epoch count and the time budget are left out: they may change.
+    """
+    ids = np.ascontiguousarray(ids, dtype=np.int32)
+    return {
+        **config.to_dict(),
+        **model_settings(model),
+        "callbacks": [_describe_callback(callback) for callback in _shaping(callbacks)],
+        "text": {"characters": len(ids), "sha256": hashlib.sha256(ids.tobytes()).hexdigest()},
+    }
 
 
 def _fit_multi_worker(model, strategy, dataset, make_windows, *, epochs, initial_epoch, steps_per_epoch, callbacks):
@@ -334,161 +355,14 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def evaluate_loss(model: keras.Model, ids: np.ndarray, sample_len: int, *, max_windows: int | None = None,
-                  batch_size: int = 256, stateful: bool = False, streams: int = 32) -> float:
-    """Mean cross-entropy (nats per character) of ``model`` on a text ``ids [n]``, dropout off.
-
-    Two ways to read the text:
-
-    * ``stateful=False`` (as the model was trained): windows of ``sample_len``, each starting
-      from a zero LSTM state (see :func:`~textgen_helpers.windows.validation_windows`). For
-      seq2seq every target character is counted once, with at least ``sample_len // 2``
-      characters of context; ``max_windows`` subsamples a sequence-to-one model's windows.
-    * ``stateful=True`` (as generation reads it): the state is carried from character to
-      character. The text is cut into ``streams`` contiguous pieces read side by side (one
-      batch); each piece after the first is first run over the ``sample_len`` characters
-      before it, uncounted, so every target from position ``sample_len`` on is counted once.
-      ``streams=1`` reads the whole text as one sequence.
-    """
-    sample_len = check_scalar(sample_len, "sample_len", int, min_value=1)
-    batch_size = check_batch_size(batch_size)
-    ids = np.asarray(ids, dtype=np.int32)
-    if stateful:
-        streams = check_scalar(streams, "streams", int, min_value=1)
-        return stateful_loss(model, ids, warmup=sample_len, streams=streams)
-    framing = model_framing(model)
-    if framing == "seq2seq":
-        max_windows = None  # every character once is cheap here; the cap is for seq2one
-    x, y, w = validation_windows(ids, sample_len, framing=framing, max_windows=max_windows)
-    loss_fn = _loss_function(model)
-    total = weight = 0.0
-    for start in range(0, len(x), batch_size):
-        sl = slice(start, start + batch_size)
-        xb, yb, wb = _pad_batch(x[sl], y[sl], w[sl], batch_size)
-        s, n = loss_fn(xb, yb, wb)
-        total += float(s)
-        weight += float(n)
-    return total / weight
-
-
-class Checkpoint:
-    """A folder holding the latest ``epoch_NNNN.keras`` (weights and optimizer) and ``state.json``.
-
-    ``state.json`` is replaced atomically after the model file is complete, so a run killed at any
-    moment leaves a checkpoint that loads: the last one finished.
-    """
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-
-    def exists(self) -> bool:
-        return (self.path / CHECKPOINT_STATE).is_file()
-
-    def check_target(self, *, resume: bool) -> None:
-        """Raise ValueError unless training may write here: a new or empty folder, or (with
-        ``resume``) a checkpoint folder holding nothing but a checkpoint. A checkpoint is never
-        overwritten by a run that was not asked to resume it, and nothing else is ever touched.
-        """
-        if not self.path.exists():
-            return
-        if not self.path.is_dir():
-            raise ValueError(f"checkpoint folder {self.path} is a file; choose a folder name for the checkpoints")
-        entries = sorted(p.name for p in self.path.iterdir())
-        if not entries:
-            return
-        others = [name for name in entries if name != CHECKPOINT_STATE and not _CHECKPOINT_FILE.fullmatch(name)]
-        if others or not self.exists():
-            raise ValueError(f"refusing to write checkpoints to {self.path}: the folder holds files that are not a "
-                             f"textgen checkpoint ({listed(entries)}). Choose a new or empty folder; nothing was changed")
-        if not resume:
-            raise ValueError(f"{self.path} already holds a checkpoint (after epoch {self.load_state().get('epoch')}); "
-                             f"pass resume=True (--resume on the command line) to continue it, or delete the folder "
-                             f"to start afresh")
-
-    def clear(self) -> None:
-        """Delete the checkpoint (``state.json`` first, so a half-cleared folder never looks like one),
-        then the folder if nothing else is left in it. Refuses a folder holding anything else."""
-        if not self.path.exists():
-            return
-        self.check_target(resume=True)
-        (self.path / CHECKPOINT_STATE).unlink(missing_ok=True)
-        for path in self.path.iterdir():
-            if _CHECKPOINT_FILE.fullmatch(path.name):
-                path.unlink()
-        if not any(self.path.iterdir()):
-            self.path.rmdir()
-
-    def save(self, run: TrainingRun, epoch: int, callback_state: list | None = None) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        name = f"epoch_{epoch:04d}.keras"
-        tmp = self.path / f".{name}.part.keras"
-        run.model.save(tmp)
-        os.replace(tmp, self.path / name)
-        finished = run.history[run.history["complete"].astype(bool)]
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "epoch": epoch,
-            "model_file": name,
-            "lstm_layer_sizes": format_layer_sizes(lstm_layer_sizes(run.model)),
-            "framing": model_framing(run.model),
-            "vocab": list(run.vocab.chars),
-            "config": run.config.to_dict(),
-            "callbacks": callback_state or [],
-            "random_state": [keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(run.model)],
-            "history": _records(finished),
-            "samples": _records(run.samples[run.samples["epoch"].isin(finished["epoch"])]),
-        }
-        _write_json_atomic(self.path / CHECKPOINT_STATE, state)
-        for old in self.path.glob("epoch_*.keras"):
-            if old.name != name:
-                old.unlink(missing_ok=True)
-
-    def load_state(self) -> dict:
-        try:
-            return json.loads((self.path / CHECKPOINT_STATE).read_text("utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"checkpoint {self.path} is unreadable ({err}); delete the folder to start afresh") from None
-
-    def restore(self, run: TrainingRun) -> list:
-        """Load weights, optimizer state, history and epoch count into ``run`` (and its model).
-
-        Returns the saved callback state, for :func:`train` to hand back to the callbacks.
-        """
-        state = self.load_state()
-        if tuple(state["vocab"]) != run.vocab.chars:
-            raise ValueError(f"checkpoint {self.path} was trained with a different vocabulary ({len(state['vocab'])} characters, this one has {len(run.vocab)}); use the same corpus or another checkpoint folder")
-        sizes = format_layer_sizes(lstm_layer_sizes(run.model))
-        if state["lstm_layer_sizes"] != sizes or state["framing"] != model_framing(run.model):
-            raise ValueError(f"checkpoint {self.path} holds a {state['framing']} model with LSTM sizes {state['lstm_layer_sizes']}, but this model is {model_framing(run.model)} with {sizes}; build the same model or use another checkpoint folder")
-        saved = TrainingConfig.from_dict(state["config"])
-        for key in ("sample_len", "sample_step", "batch_size", "examples_per_epoch", "seed"):
-            if getattr(saved, key) != getattr(run.config, key):
-                raise ValueError(f"checkpoint {self.path} was trained with {key}={getattr(saved, key)!r}, this run asks for "
-                                 f"{getattr(run.config, key)!r}; resume with the same settings, or use another checkpoint folder")
-        model_file = self.path / state["model_file"]
-        if not model_file.is_file():
-            raise ValueError(f"checkpoint {self.path} names {state['model_file']}, which is missing; delete the folder to start afresh")
-        model = run.model
-        with model.distribute_strategy.scope():  # a no-op without tf.distribute
-            model.optimizer.build(model.trainable_variables)  # so its state has somewhere to load into
-            model.load_weights(model_file)
-            for variable, value in zip(_seed_states(model), state.get("random_state", []), strict=False):
-                variable.assign(np.asarray(value, dtype=variable.dtype))  # dropout masks continue where they stopped
-        run.history = pd.DataFrame(state["history"], columns=HISTORY_COLUMNS)
-        run.history["complete"] = True  # a checkpoint holds finished epochs only (format 1 had no such column)
-        run.samples = pd.DataFrame(state["samples"], columns=SAMPLE_COLUMNS)
-        run.resumed_from_epoch = int(state["epoch"])
-        return state.get("callbacks", [])
-
-
 # --- helpers -------------------------------------------------------------------------------------
 
 class _EpochReporter(keras.callbacks.Callback):
     """Losses, samples, history and printing after every epoch."""
 
-    def __init__(self, run: TrainingRun, probe_ids, val_ids, seed_text, on_epoch_end, verbose, epochs):
+    def __init__(self, run: TrainingRun, probe_ids, val_ids, on_epoch_end, verbose, epochs):
         super().__init__()
-        self.run, self.probe_ids, self.val_ids, self.seed_text = run, probe_ids, val_ids, seed_text
+        self.run, self.probe_ids, self.val_ids = run, probe_ids, val_ids
         self.hook, self.verbose, self.epochs = on_epoch_end, verbose, epochs
         self.generator = None
         self._epoch_start = 0.0
@@ -505,7 +379,7 @@ class _EpochReporter(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         run, config = self.run, self.run.config
         train_seconds = time.perf_counter() - self._epoch_start
-        seq2seq = model_framing(run.model) == "seq2seq"
+        seq2seq = run.settings["framing"] == "seq2seq"
         predicted = self._steps * config.batch_size * (config.sample_len if seq2seq else 1)
         measure = dict(sample_len=config.sample_len, max_windows=config.max_validation_windows)
         val_loss = evaluate_loss(run.model, self.val_ids, **measure)
@@ -517,7 +391,7 @@ class _EpochReporter(keras.callbacks.Callback):
         if config.temperatures and config.display_length:
             if self.generator is None:
                 self.generator = FastGenerator(run.model, run.vocab)
-            texts = self.generator(self.seed_text, config.display_length, list(config.temperatures),
+            texts = self.generator(run.seed_text, config.display_length, list(config.temperatures),
                                    seed=(config.seed + epoch) % 2**64, window=config.sample_len)
             samples = [{"epoch": epoch + 1, "temperature": t, "text": s} for t, s in zip(config.temperatures, texts, strict=True)]
         row = {"epoch": epoch + 1, "complete": self._steps >= config.steps_per_epoch, "loss": loss, "val_loss": val_loss,
@@ -553,35 +427,49 @@ class _CheckpointWriter(keras.callbacks.Callback):
         self.run, self.checkpoint, self.callbacks, self.restored_state = run, checkpoint, callbacks, restored_state
 
     def on_train_begin(self, logs=None):
-        for callback, saved in zip(self.callbacks, self.restored_state or [], strict=False):
-            if saved and saved.get("class") == type(callback).__name__:
-                for key, value in saved["state"].items():
-                    setattr(callback, key, value)
+        if self.restored_state is None:
+            return
+        # The resume checked that these are the callbacks the checkpoint was written with, in order.
+        saved_state = [saved for saved in self.restored_state if saved["class"] in CALLBACK_STATE]
+        for callback, saved in zip(_shaping(self.callbacks), saved_state, strict=True):
+            for key, value in saved["state"].items():
+                setattr(callback, key, value)
 
     def on_epoch_end(self, epoch, logs=None):
-        history = self.run.history
-        if self.checkpoint is None or not len(history) or not bool(history["complete"].iloc[-1]):
+        run = self.run
+        if self.checkpoint is None or not len(run.history) or not bool(run.history["complete"].iloc[-1]):
             return
-        self.checkpoint.save(self.run, epoch + 1, _callback_state(self.callbacks))
+        finished = run.history[run.history["complete"].astype(bool)]
+        self.checkpoint.save(run.model, run.vocab, epoch=epoch + 1, settings=run.settings,
+                             history=json_records(finished),
+                             samples=json_records(run.samples[run.samples["epoch"].isin(finished["epoch"])]),
+                             callbacks=_callback_state(self.callbacks))
+
+
+def _shaping(callbacks) -> list:
+    """The callbacks that change training, whose settings a resume must match and whose state it restores."""
+    return [callback for callback in callbacks if type(callback).__name__ in CALLBACK_SETTINGS]
 
 
 def _callback_state(callbacks) -> list:
     state = []
-    for callback in callbacks:
+    for callback in _shaping(callbacks):
         keys = CALLBACK_STATE.get(type(callback).__name__, ())
         state.append({"class": type(callback).__name__,
                       "state": {key: _plain(getattr(callback, key)) for key in keys if hasattr(callback, key)}})
     return state
 
 
+def _describe_callback(callback: keras.callbacks.Callback) -> dict:
+    """A callback's class and the settings of it that shape training (:data:`CALLBACK_SETTINGS`)."""
+    name = type(callback).__name__
+    keys = CALLBACK_SETTINGS[name]
+    return {"class": name, **{key: _plain(getattr(callback, key)) for key in keys if hasattr(callback, key)}}
+
+
 def _plain(value):
     """A NumPy or Python number as a JSON-friendly Python number (inf stays inf)."""
     return float(value) if isinstance(value, (float, np.floating)) else int(value) if isinstance(value, (int, np.integer)) else value
-
-
-def _seed_states(model: keras.Model) -> list:
-    """The random-number states of the model's layers (dropout's), which ``model.save`` does not keep."""
-    return [v for v in model.variables if v.name == "seed_generator_state"]
 
 
 def _learning_rate(model: keras.Model) -> float:
@@ -610,51 +498,4 @@ def _merge_config(config: TrainingConfig | None, overrides: dict) -> TrainingCon
 def _default_seed_text(vocab: Vocabulary, val_ids: np.ndarray, sample_len: int) -> str:
     """The first window of the validation text: held-out prose, the same every epoch."""
     return vocab.decode(val_ids[:sample_len])
-
-
-_LOSS_FUNCTIONS: weakref.WeakKeyDictionary[keras.Model, Callable] = weakref.WeakKeyDictionary()
-
-
-def _loss_function(model: keras.Model):
-    """A compiled ``(x, y, w) -> (sum of weighted nats, sum of weights)`` for this model's framing."""
-    cached = _LOSS_FUNCTIONS.get(model)
-    if cached is not None:
-        return cached
-    framing = model_framing(model)
-    vocab_size = model_vocab_size(model)
-    model_ref = weakref.ref(model)  # the cache must not keep the model alive (its key is weak)
-
-    @tf.function(reduce_retracing=True, autograph=False)
-    def batch_loss(x, y, w):
-        model = model_ref()
-        if framing == "seq2one":
-            probs = call_model(model, tf.one_hot(x, vocab_size))
-            nats = -tf.math.log(tf.clip_by_value(tf.gather(probs, y, batch_dims=1), 1e-7, 1.0))
-        else:
-            logits = call_model(model, x)
-            nats = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-        return tf.reduce_sum(nats * w), tf.reduce_sum(w)
-
-    _LOSS_FUNCTIONS[model] = batch_loss
-    return batch_loss
-
-
-def _pad_batch(x, y, w, batch_size):
-    """Pad the last batch to full size with zero weights, so the compiled loss sees one shape."""
-    missing = batch_size - len(x)
-    if missing <= 0:
-        return x, y, w
-    pad = lambda a: np.concatenate([a, np.zeros((missing, *a.shape[1:]), dtype=a.dtype)])  # noqa: E731
-    return pad(x), pad(y), pad(w)
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    """Rows as plain Python values (NaN as None, floats to 15 digits), ready for JSON."""
-    return json.loads(frame.to_json(orient="records", double_precision=15))
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
 

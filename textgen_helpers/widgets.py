@@ -144,11 +144,11 @@ class NextCharExplorer:
         import ipywidgets as w
 
         from .bundle import as_bundle
-        from .generation import _seed_ids
+        from .generation import seed_ids
         from .plots import plot_next_char_distribution
 
         bundle = as_bundle(bundle)
-        ids = _seed_ids(bundle.vocab, seed_text, bundle.sample_len, "error")
+        ids = seed_ids(bundle.vocab, seed_text, bundle.sample_len, "error")
         self.probs = next_char_probs(bundle.model, ids)
         self.bundle, self.seed_text, self.top = bundle, seed_text, top
         self.temperature = w.FloatSlider(value=check_temperature(temperature), min=0.0, max=MAX_TEMPERATURE, step=0.05,
