@@ -186,7 +186,9 @@ def test_a_missing_corpus_or_bundle_is_one_line_and_exit_1(tmp_path):
 
 @pytest.mark.parametrize("flag", ["--resume", "--restart"])
 def test_resume_and_restart_need_a_place_to_find_the_checkpoint(small_corpus, flag, capsys):
-    assert main(["train", str(small_corpus), flag, *QUICK_TRAIN]) == 1
+    with pytest.raises(SystemExit) as exit_:  # flags that do not go together: a usage error
+        main(["train", str(small_corpus), flag, *QUICK_TRAIN])
+    assert exit_.value.code == 2
     assert f"{flag} needs --save-path" in capsys.readouterr().err
 
 
@@ -503,3 +505,53 @@ def test_export_tfjs_into_a_folder_that_is_not_an_export_exits_1_and_touches_not
     assert err.count("\n") == 1 and "Traceback" not in err
     assert err.startswith("textgen export-tfjs: error: refusing to export to") and "index.html" in err
     assert [p.name for p in (tmp_path / "site").iterdir()] == ["index.html"]
+
+
+# --- saving: nothing lost silently, nothing of the user's touched, resume refuses what it cannot honour ---
+
+def test_training_without_a_save_path_says_first_that_nothing_is_kept(small_corpus):
+    result = run_textgen("train", small_corpus, *QUICK_TRAIN)
+    assert result.returncode == 0, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert "no --save-path" in first and "nothing is kept" in first and "add --save-path FOLDER" in first
+
+
+@pytest.mark.parametrize("checkpoint", ["model", "model/checkpoints", "."])
+def test_one_folder_for_the_bundle_and_the_checkpoints_is_refused_before_training(small_corpus, tmp_path,
+                                                                                 checkpoint, capsys):
+    bundle = tmp_path / "model"
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", str(small_corpus), *QUICK_TRAIN, "--save-path", str(bundle),
+              "--checkpoint-dir", str(tmp_path / checkpoint)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "must be two separate folders" in err and err.count("\n") == 1
+    assert not bundle.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["small.txt"]
+
+
+def test_a_resume_with_other_flags_names_each_flag_and_changes_nothing(small_corpus, tmp_path):
+    bundle, checkpoint = tmp_path / "model", tmp_path / "model-checkpoint"
+    assert run_textgen("train", small_corpus, *QUICK_TRAIN, "--save-path", bundle).returncode == 0
+    before = {p.name: p.read_bytes() for p in [*checkpoint.iterdir(), *bundle.iterdir()]}
+    result = run_textgen("train", small_corpus, *QUICK_TRAIN[2:], "--epochs", "2", "--save-path", bundle, "--resume",
+                         "--validation-split", "0.3", "--learning-rate", "0.5", "--optimizer", "adam",
+                         "--dropout", "0.2", "--clipnorm", "1", "--reduce-lr-on-plateau")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    err = result.stderr.strip()
+    assert err.count("\n") == 0, err  # one line, and no TensorFlow log lines after it
+    for said in ["--validation-split 0.1 in the checkpoint, 0.3 now", "--learning-rate 0.01 in the checkpoint, 0.5 now",
+                 "--optimizer rmsprop in the checkpoint, adam now", "--dropout 0 in the checkpoint, 0.2 now",
+                 "--clipnorm none in the checkpoint, 1 now", "--reduce-lr-on-plateau off in the checkpoint, on now"]:
+        assert said in err
+    assert "only --epochs and --max-minutes may change" in err and "nothing was changed" in err
+    assert {p.name: p.read_bytes() for p in [*checkpoint.iterdir(), *bundle.iterdir()]} == before
+
+
+def test_a_bundle_records_the_settings_the_run_used(small_corpus, tmp_path):
+    bundle = tmp_path / "model"
+    args = ["train", small_corpus, *QUICK_TRAIN, "--save-path", bundle, "--learning-rate", "0.003", "--clipnorm", "2"]
+    assert run_textgen(*args).returncode == 0
+    training = json.loads((bundle / "config.json").read_text())["training"]
+    assert training["learning_rate"] == pytest.approx(0.003) and training["optimizer_config"]["clipnorm"] == 2.0
+    assert training["optimizer"] == "rmsprop" and training["lstm_layer_sizes"] == "16"
+    assert training["command"].startswith("textgen train ")

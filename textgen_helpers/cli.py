@@ -227,11 +227,12 @@ def _corpora(args) -> int:
 
 def _train(args) -> int:
     from .bundle import check_bundle_target, save_bundle
+    from .checkpoints import Checkpoint, ResumeMismatch
     from .corpus import load_corpus
     from .distribute import is_chief, make_strategy
     from .model import build_model, format_layer_sizes, nats_to_bits, parameter_count
     from .runtime import device_report, set_seed
-    from .training import Checkpoint, TrainingConfig, halve_lr_on_plateau, train
+    from .training import TrainingConfig, halve_lr_on_plateau, train
     from .vocabulary import Vocabulary, describe_chars
 
     checkpoint_dir = args.checkpoint_dir
@@ -239,9 +240,13 @@ def _train(args) -> int:
         checkpoint_dir = args.save_path.with_name(args.save_path.name + "-checkpoint")
     if (args.resume or args.restart) and checkpoint_dir is None:
         flag = "--resume" if args.resume else "--restart"
-        raise ValueError(f"{flag} needs --save-path or --checkpoint-dir to find the checkpoint")
+        args.parser.error(f"{flag} needs --save-path or --checkpoint-dir to find the checkpoint")
     if args.embedding_dim is not None and args.framing != "seq2seq":
         args.parser.error("--embedding-dim needs --framing seq2seq (a seq2one model reads one-hot windows)")
+    if args.save_path is not None and checkpoint_dir is not None and _overlap(args.save_path, checkpoint_dir):
+        args.parser.error(f"--save-path {args.save_path} and --checkpoint-dir {checkpoint_dir} must be two separate "
+                          f"folders, neither inside the other (saving the bundle replaces its folder whole); leave "
+                          f"--checkpoint-dir out to use {args.save_path.name}-checkpoint beside the bundle")
     # Both folders are checked before any work: a bad --save-path fails now, not after the run.
     if args.save_path is not None:
         check_bundle_target(args.save_path)
@@ -271,6 +276,10 @@ def _train(args) -> int:
     if args.distribute == "multiworker" and "TF_CONFIG" not in os.environ:
         print("textgen train: TF_CONFIG is not set, so this machine trains alone; set it on every machine of the "
               "cluster to train on all of them (see notebook 6)", file=sys.stderr)
+    if args.save_path is None:  # the run's first line, once every check has passed
+        kept = f"only the checkpoints in {checkpoint_dir} are" if checkpoint_dir is not None else "nothing is"
+        print(f"textgen train: no --save-path, so {kept} kept of this run; add --save-path FOLDER to keep the "
+              f"trained model as a bundle you can generate from", file=sys.stderr)
     strategy = make_strategy(args.distribute)
     set_seed(args.seed)
     model = build_model(len(vocab), args.lstm_layer_size, framing=args.framing, embedding_dim=args.embedding_dim,
@@ -286,6 +295,8 @@ def _train(args) -> int:
         run = train(model, vocab, corpus.text, epochs=args.epochs, config=config, checkpoint_dir=checkpoint_dir,
                     resume=args.resume, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
                     callbacks=callbacks, verbose=0 if args.quiet else 1, strategy=strategy)
+    except ResumeMismatch as err:
+        raise ValueError(_resume_refusal(err)) from None
     except KeyboardInterrupt:
         if checkpoint_dir is not None:
             print(f"\ninterrupted; continue from the last finished epoch with the same command and --resume "
@@ -305,13 +316,52 @@ def _train(args) -> int:
         print("this worker does not save: the chief of the cluster writes the bundle to its --save-path",
               file=sys.stderr)
     elif args.save_path is not None:
-        training = {**config.to_dict(), "learning_rate": args.learning_rate, "optimizer": args.optimizer,
-                    "clipnorm": args.clipnorm, "reduce_lr_on_plateau": args.reduce_lr_on_plateau,
-                    "command": shlex.join(["textgen", *args.argv])}
+        # What the run really used (a resume is refused unless it matches the checkpoint), and how it was asked for.
+        training = {**run.settings, "command": shlex.join(["textgen", *args.argv])}
         save_bundle(args.save_path, run.model, vocab, sample_len=args.sample_len, training=training,
                     history=run.history, corpus=corpus, seed_text=run.seed_text)
         print(f"saved the model bundle to {args.save_path}; generate with: textgen generate {args.save_path}")
     return 0
+
+
+# The settings train() records, and the flag that sets each (see training.run_settings).
+_FLAGS = {"sample_len": "--sample-len", "sample_step": "--sample-step", "batch_size": "--batch-size",
+          "examples_per_epoch": "--examples-per-epoch", "validation_fraction": "--validation-split",
+          "seed_text": "--seed-text", "temperatures": "--temperatures", "display_length": "--display-length",
+          "seed": "--seed", "framing": "--framing", "lstm_layer_sizes": "--lstm-layer-size",
+          "embedding_dim": "--embedding-dim", "dropout": "--dropout", "optimizer": "--optimizer",
+          "learning_rate": "--learning-rate", "optimizer_config.clipnorm": "--clipnorm",
+          "callbacks": "--reduce-lr-on-plateau", "text.sha256": "CORPUS_OR_PATH", "text.characters": "CORPUS_OR_PATH"}
+
+
+def _resume_refusal(err) -> str:
+    """The package's refusal of a resume, in the command line's words: each differing setting by its flag."""
+    said = []
+    for name, saved, now in err.differences:
+        flag = _FLAGS.get(name, name)
+        if name == "callbacks":
+            saved, now = (("on" if value else "off") for value in (saved, now))
+        elif name == "text.sha256":
+            saved, now = "another text", "this one"
+        elif name == "text.characters":
+            saved, now = f"{saved:,} characters", f"{now:,} characters"
+        said.append(f"{flag} {_shown(saved)} in the checkpoint, {_shown(now)} now")
+    return (f"cannot resume {err.path} exactly: {'; '.join(said)}. Resume with the same flags as the run that wrote it "
+            f"(only --epochs and --max-minutes may change), or --restart to start afresh; nothing was changed")
+
+
+def _shown(value) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ",".join(_shown(v) for v in value)
+    return "none" if value is None else str(value)
+
+
+def _overlap(a: Path, b: Path) -> bool:
+    """True if the two folders are one, or one is inside the other."""
+    a, b = a.resolve(), b.resolve()
+    return a == b or a in b.parents or b in a.parents
 
 
 def _generate(args) -> int:
