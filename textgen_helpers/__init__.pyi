@@ -52,6 +52,7 @@ from .model import (
     cudnn_blockers as cudnn_blockers,
     lstm_param_count as lstm_param_count,
     nats_to_bits as nats_to_bits,
+    parameter_count as parameter_count,
     parse_layer_sizes as parse_layer_sizes,
 )
 from .ngram import (

@@ -32,12 +32,12 @@ import pandas as pd
 from .checks import check_scalar
 from .generation import stack_layers
 from .model import is_one_hot_layer
-from .runtime import import_tensorflow
+from .runtime import import_keras
 
 if TYPE_CHECKING:
     from .bundle import Bundle
 
-tf, keras = import_tensorflow()
+keras = import_keras()
 
 GATES = ("i", "f", "g", "o")  # Keras's order in the kernels: input, forget, candidate (c), output
 STATES = ("c", "h")

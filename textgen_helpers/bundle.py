@@ -45,10 +45,10 @@ from .model import (
     parameter_count,
     set_sample_len,
 )
-from .runtime import import_tensorflow
+from .runtime import backend_versions, import_keras
 from .vocabulary import Vocabulary
 
-tf, keras = import_tensorflow()
+keras = import_keras()
 
 MODEL_FILE, VOCAB_FILE, CONFIG_FILE = "model.keras", "vocab.json", "config.json"
 SHIPPED_BUNDLE = "shakespeare-128x2"  # in data/bundles/: trained by `make bundle` with the project's own CLI
@@ -156,7 +156,7 @@ def save_bundle(
         "seed_text": seed_text,
         "corpus": corpus,
         "training": training,
-        "versions": {"textgen_helpers": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+        "versions": {"textgen_helpers": __version__, "keras": keras.__version__, **backend_versions(),
                      "python": platform.python_version()},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "history": [] if history is None else json_records(history),

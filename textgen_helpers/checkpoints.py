@@ -17,6 +17,7 @@ difference with both values, before anything is loaded or written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -27,10 +28,10 @@ import numpy as np
 
 from .checks import listed
 from .files import atomic_file, is_temporary_of, write_text_atomic
-from .runtime import import_tensorflow
+from .runtime import import_keras
 from .vocabulary import Vocabulary
 
-tf, keras = import_tensorflow()
+keras = import_keras()
 
 STATE_FILE = "state.json"
 CHECKPOINT_FORMAT = 3  # 3: the run's settings, so that a resume can refuse what it cannot honour
@@ -149,7 +150,8 @@ class Checkpoint:
         if not model_file.is_file():
             raise ValueError(f"checkpoint {self.path} names {state['model_file']}, which is missing; delete the "
                              f"folder to start afresh")
-        with model.distribute_strategy.scope():  # a no-op without tf.distribute
+        strategy = getattr(model, "distribute_strategy", None)  # TensorFlow's models have one; JAX's and torch's not
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
             model.optimizer.build(model.trainable_variables)  # so its state has somewhere to load into
             model.load_weights(model_file)
             saved_random = state.get("random_state", [])

@@ -21,9 +21,7 @@ import json
 import os
 from collections.abc import Callable
 
-from .runtime import import_tensorflow
-
-tf, keras = import_tensorflow()
+from .runtime import configured_backend, import_tensorflow
 
 STRATEGIES = ("none", "mirrored", "multiworker", "tpu")
 
@@ -37,6 +35,7 @@ def make_strategy(name: str = "none"):
         raise ValueError(f"distribution strategy must be one of {STRATEGIES}, got {name!r}")
     if name == "none":
         return None
+    tf = _tf(f"--distribute {name}")
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
@@ -76,12 +75,13 @@ def is_chief(strategy=None) -> bool:
 
 def is_multi_worker(strategy) -> bool:
     """True for a ``MultiWorkerMirroredStrategy`` (which :func:`~textgen_helpers.training.train` runs with its own loop)."""
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    return strategy is not None and isinstance(strategy, _tf().distribute.MultiWorkerMirroredStrategy)
 
 
 def values_on_every_replica(strategy, value: float) -> list[float]:
     """``value`` as each replica of a multi-worker ``strategy`` holds it, in replica order (a collective:
     every worker must call it at the same point)."""
+    tf = _tf()
     gather = tf.function(lambda v: strategy.gather(strategy.run(lambda: tf.reshape(v, [1])), axis=0))
     return [float(x) for x in gather(tf.constant(float(value)))]
 
@@ -100,7 +100,7 @@ def check_workers_resume_alike(strategy, epoch: int, checkpoint_dir) -> None:
                          f"the chief's checkpoint folder ({checkpoint_dir}): put it on a filesystem they all share")
 
 
-def check_model_in_scope(model: keras.Model, strategy) -> None:
+def check_model_in_scope(model, strategy) -> None:
     """Raise ValueError unless ``model``'s variables were made under ``strategy.scope()``."""
     variables = [v.value if hasattr(v, "value") else v for v in model.trainable_variables]
     if variables and not strategy.extended.variable_created_in_scope(variables[0]):
@@ -120,6 +120,8 @@ def distributed_windows(strategy, make_dataset: Callable, global_batch: int):
         raise ValueError(f"batch_size {global_batch} does not split evenly between {replicas} replicas; use a "
                          f"multiple of {replicas}, such as {replicas * max(1, round(global_batch / replicas))}")
 
+    tf = _tf()
+
     def per_worker(context):
         local = context.num_replicas_in_sync // context.num_input_pipelines
         per_replica = global_batch // context.num_replicas_in_sync
@@ -133,3 +135,14 @@ def distributed_windows(strategy, make_dataset: Callable, global_batch: int):
 
     return strategy.distribute_datasets_from_function(per_worker)
 
+
+def _tf(what: str = "a distribution strategy"):
+    """TensorFlow, or the one-line ValueError that says ``what`` needs it (on the JAX or torch backend)."""
+    backend = configured_backend()
+    if backend != "tensorflow":
+        alternative = (" (on JAX, Keras's own keras.distribution.DataParallel spreads a batch over devices)"
+                       if backend == "jax" else "")
+        raise ValueError(f"{what} needs TensorFlow's tf.distribute, and Keras runs on {backend}; choose "
+                         f"the TensorFlow backend (KERAS_BACKEND=tensorflow, textgen --backend tensorflow) to use "
+                         f"it{alternative}")
+    return import_tensorflow()[0]

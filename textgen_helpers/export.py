@@ -42,10 +42,10 @@ from .bundle import Bundle, as_bundle, vocab_fingerprint
 from .checks import check_scalar
 from .files import check_folder_is_free, replaced_folder
 from .model import is_one_hot_layer
-from .runtime import import_tensorflow
+from .runtime import import_keras
 from .sampling import BOOK_TEMPERATURES
 
-tf, keras = import_tensorflow()
+keras = import_keras()
 
 MODEL_JSON, SETTINGS_JSON = "model.json", "textgen.json"
 EXPORT_KEY = "textgen_export"  # in textgen.json: marks a folder as an export that export_tfjs may replace

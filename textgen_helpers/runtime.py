@@ -1,54 +1,133 @@
-"""The runtime: importing TensorFlow quietly, seeding, fast mode, and what device we run on.
+"""The runtime: choosing the Keras backend, importing it quietly, seeding, fast mode, the device.
 
-TensorFlow prints C++ log lines while it loads (on a machine without CUDA drivers, two
-"Could not find cuda drivers" lines that a reader would wonder about). The package's modules
-import Keras through :func:`import_tensorflow`, which sets ``TF_ENABLE_ONEDNN_OPTS=0`` and
-``TF_CPP_MIN_LOG_LEVEL`` unless they are already set, and holds back what the C++ side prints
-while the libraries load. What is held back is not thrown away: on a machine with an NVIDIA GPU
-(``nvidia-smi`` or ``/dev/nvidia0``, as on a Colab GPU runtime) that TensorFlow then cannot use,
-it is shown as a warning, since it says why (a missing or mismatched CUDA or cuDNN library).
-There the log level is 2, so TensorFlow's own errors keep showing; on a machine without one it
-is 3 (fatal errors only). Python warnings and errors always show.
+Keras 3 runs on TensorFlow (the default), JAX or PyTorch, chosen the Keras way: the
+``KERAS_BACKEND`` environment variable (or ``~/.keras/keras.json``), read once, when Keras is first
+imported. :func:`choose_backend` sets it from Python (``textgen --backend jax`` calls it before
+anything imports Keras), and every module of the package imports Keras through
+:func:`import_keras`, so TensorFlow is imported only on the TensorFlow backend.
+
+On that backend TensorFlow prints C++ log lines while it loads (on a machine without CUDA drivers,
+"Could not find cuda drivers" lines that a reader would wonder about). :func:`import_keras` sets
+``TF_ENABLE_ONEDNN_OPTS=0`` and ``TF_CPP_MIN_LOG_LEVEL`` unless they are already set, and holds back
+what the C++ side prints while the libraries load. What is held back is not thrown away: on a
+machine with an NVIDIA GPU (``nvidia-smi`` or ``/dev/nvidia0``, as on a Colab GPU runtime) that
+TensorFlow then cannot use, it is shown as a warning, since it says why (a missing or mismatched
+CUDA or cuDNN library). There the log level is 2, so TensorFlow's own errors keep showing; on a
+machine without one it is 3 (fatal errors only). Python warnings and errors always show.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
 import sys
 import tempfile
 import warnings
+from pathlib import Path
 
 FAST_ENV = "TEXTGEN_FAST"
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def choose_backend(name: str | None) -> str:
+    """Use Keras backend ``name`` (``"tensorflow"``, ``"jax"`` or ``"torch"``; None: the one Keras
+    would choose). Must run before Keras is imported; returns the backend's name.
+
+    Raises ValueError for an unknown name, or once Keras runs on another backend in this process.
+    """
+    if name is not None and name not in BACKENDS:
+        raise ValueError(f"unknown Keras backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    if "keras" in sys.modules:
+        running = sys.modules["keras"].backend.backend()
+        if name is not None and running != name:
+            raise ValueError(f"Keras already runs on {running} in this process; choose the backend before Keras is "
+                             f"imported: set KERAS_BACKEND={name} (in a notebook, in its first cell, then restart "
+                             f"the kernel)")
+        return running
+    if name is not None:
+        os.environ["KERAS_BACKEND"] = name
+    return configured_backend()
+
+
+def configured_backend() -> str:
+    """The backend Keras will use: ``KERAS_BACKEND``, else ``~/.keras/keras.json``, else TensorFlow."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    name = os.environ.get("KERAS_BACKEND")
+    if not name:
+        config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+        try:
+            name = json.loads(config.read_text()).get("backend")
+        except (OSError, ValueError, AttributeError):
+            name = None
+    return name or "tensorflow"
+
+
+def import_keras():
+    """Import Keras on the chosen backend (TensorFlow's start-up lines held back); returns ``keras``.
+
+    A backend that is not installed is one clear ImportError that names the others.
+    """
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    backend = configured_backend()
+    if backend not in BACKENDS:
+        raise ImportError(f"KERAS_BACKEND={backend!r} is not a backend this package runs on; set it to one of "
+                          f"{', '.join(BACKENDS)}")
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
+    try:
+        if backend == "tensorflow":
+            _import_tensorflow_quietly()
+        else:
+            __import__(module)
+    except ImportError as err:
+        others = [name for name in BACKENDS if name != backend]
+        raise ImportError(f"Keras's {backend} backend needs {module}, which cannot be imported ({err}); install it, "
+                          f"or choose another backend: KERAS_BACKEND={others[0]} or {others[1]} (textgen --backend "
+                          f"{others[0]})") from None
+    import keras
+
+    return keras
 
 
 def import_tensorflow():
-    """Import TensorFlow and Keras with their start-up log lines held back; returns ``(tf, keras)``."""
+    """TensorFlow itself, for what only it does (``tf.distribute``); returns ``(tf, keras)``.
+
+    On another backend this is a ValueError saying so: the rest of the package never needs it.
+    """
+    keras = import_keras()
+    if keras.backend.backend() != "tensorflow":
+        raise ValueError(f"this needs TensorFlow's backend, and Keras runs on {keras.backend.backend()}; set "
+                         f"KERAS_BACKEND=tensorflow (textgen --backend tensorflow)")
+    import tensorflow as tf
+
+    return tf, keras
+
+
+def _import_tensorflow_quietly() -> None:
     gpu_present = nvidia_gpu_present()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if gpu_present else "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    if "tensorflow" not in sys.modules:
-        with _native_stderr_captured() as captured:
-            import tensorflow as tf
+    if "tensorflow" in sys.modules:
+        return
+    with _native_stderr_captured() as captured:
+        import tensorflow as tf
 
-            gpus = tf.config.list_physical_devices("GPU")  # loads the device plugins now, while captured
-            import keras  # noqa: F401
-        if gpu_present and not gpus:
-            said = "".join(captured).strip() or "(nothing)"
-            warnings.warn(
-                "this machine has an NVIDIA GPU, but TensorFlow cannot use it and will run on the CPU. "
-                "Check that the installed TensorFlow is a GPU build (pip install 'tensorflow[and-cuda]') and that its "
-                f"CUDA and cuDNN libraries load. TensorFlow said while loading:\n{said}",
-                RuntimeWarning, stacklevel=2)
-    import keras
-    import tensorflow as tf
-
+        gpus = tf.config.list_physical_devices("GPU")  # loads the device plugins now, while captured
+        import keras  # noqa: F401
+    if gpu_present and not gpus:
+        said = "".join(captured).strip() or "(nothing)"
+        warnings.warn(
+            "this machine has an NVIDIA GPU, but TensorFlow cannot use it and will run on the CPU. "
+            "Check that the installed TensorFlow is a GPU build (pip install 'tensorflow[and-cuda]') and that its "
+            f"CUDA and cuDNN libraries load. TensorFlow said while loading:\n{said}",
+            RuntimeWarning, stacklevel=3)
     logger = tf.get_logger()
     if logger.getEffectiveLevel() < logging.WARNING:  # INFO lines ("Using MirroredStrategy with ...") are noise
         logger.setLevel(logging.WARNING)
-    return tf, keras
 
 
 def nvidia_gpu_present() -> bool:
@@ -61,23 +140,23 @@ def setup(seed: int = 0) -> bool:
 
     Returns True in fast mode (``TEXTGEN_FAST=1``), where notebooks shrink their runs.
     """
-    tf, keras = import_tensorflow()
+    import_keras()
     set_seed(seed)
     report = device_report()
     fast = fast_mode()
-    print(f"TensorFlow {report['tensorflow']}, Keras {report['keras']} on {report['device']}"
+    print(f"Keras {report['keras']} on {report['backend_version']}, {report['device']}"
           f"{'; fast mode (TEXTGEN_FAST=1): small runs' if fast else ''}")
     return fast
 
 
 def set_seed(seed: int = 0) -> None:
-    """Seed Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) for repeatable runs.
+    """Seed Python, NumPy and the backend (``keras.utils.set_random_seed``) for repeatable runs.
 
     Any seed in [0, 2**64) works: it is folded to the 32 bits Keras takes (seeds below 2**32 as they are).
     """
     from .checks import check_seed, seed_key
 
-    _, keras = import_tensorflow()
+    keras = import_keras()
     seed = check_seed(seed)
     keras.utils.set_random_seed(seed if seed < 2**32 else seed_key(seed))
 
@@ -88,21 +167,42 @@ def fast_mode() -> bool:
 
 
 def device_report() -> dict:
-    """What TensorFlow will run on: ``{"gpus": [...], "device": "GPU: ..." or "CPU", ...}``."""
-    tf, keras = import_tensorflow()
-    gpus = tf.config.list_physical_devices("GPU")
-    names = []
-    for gpu in gpus:
-        details = tf.config.experimental.get_device_details(gpu)
-        names.append(details.get("device_name", gpu.name))
-    unused = "; an NVIDIA GPU is present, but TensorFlow cannot use it: see the warning" if nvidia_gpu_present() else ""
+    """What Keras will run on: ``{"backend": "jax", "device": "GPU: ..." or "CPU (2 cores)", "gpus": [...], ...}``."""
+    keras = import_keras()
+    backend = keras.backend.backend()
+    names, version = [], ""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        version = f"TensorFlow {tf.__version__}"
+        for gpu in tf.config.list_physical_devices("GPU"):
+            names.append(tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name))
+    elif backend == "jax":
+        import jax
+
+        version = f"JAX {jax.__version__}"
+        names = [getattr(d, "device_kind", str(d)) for d in jax.devices() if d.platform == "gpu"]
+    elif backend == "torch":
+        import torch
+
+        version = f"PyTorch {torch.__version__}"
+        names = [torch.cuda.get_device_name(k) for k in range(torch.cuda.device_count())]
+    unused = (f"; an NVIDIA GPU is present, but {version.split()[0]} cannot use it" + (": see the warning" if backend ==
+              "tensorflow" else "") if nvidia_gpu_present() and not names else "")
     return {
-        "device": f"GPU: {', '.join(names)}" if gpus else f"CPU ({os.cpu_count()} cores{unused})",
+        "device": f"GPU: {', '.join(names)}" if names else f"CPU ({os.cpu_count()} cores{unused})",
         "gpus": names,
-        "tensorflow": tf.__version__,
+        "backend": backend,
+        "backend_version": version,
         "keras": keras.__version__,
-        "backend": keras.backend.backend(),
     }
+
+
+def backend_versions() -> dict:
+    """``{"backend": "jax", "jax": "0.7.2"}``: the backend Keras runs on and its version, for the record."""
+    backend = import_keras().backend.backend()
+    module = sys.modules[{"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]]
+    return {"backend": backend, backend: module.__version__}
 
 
 def total_memory_bytes() -> int | None:

@@ -39,7 +39,7 @@ from .evaluation import evaluate_loss
 from .files import json_records
 from .generation import FastGenerator
 from .model import model_settings, model_vocab_size, nats_to_bits, set_sample_len
-from .runtime import import_tensorflow
+from .runtime import import_keras, import_tensorflow
 from .sampling import BOOK_TEMPERATURES, check_temperatures
 from .vocabulary import Vocabulary
 from .windows import (
@@ -50,7 +50,7 @@ from .windows import (
     window_dataset,
 )
 
-tf, keras = import_tensorflow()
+keras = import_keras()
 
 SAMPLE_COLUMNS = ["epoch", "temperature", "text"]
 HISTORY_COLUMNS = ["epoch", "complete", "loss", "val_loss", "val_loss_stateful", "fit_loss", "loss_bits",
@@ -156,7 +156,7 @@ def train(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     on_epoch_end: Callable[[TrainingRun], None] | None = None,
     verbose: int = 1,
-    strategy: tf.distribute.Strategy | None = None,
+    strategy=None,
     **config_overrides,
 ) -> TrainingRun:
     """Train ``model`` on ``text`` (a string, or ids from ``vocab.encode``) for ``epochs`` epochs in all.
@@ -299,6 +299,7 @@ def _fit_multi_worker(model, strategy, dataset, make_windows, *, epochs, initial
     callback that stops training on one worker (a time budget) stops every worker at the same step
     (an all-reduce of the flag), since a worker that ran one step more would wait for the others forever.
     """
+    tf, _ = import_tensorflow()
     x, y = next(iter(make_windows().take(1)))
     with strategy.scope():  # variables must exist before the first step: none may be made inside strategy.run
         model.optimizer.build(model.trainable_variables)
