@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine (each creates .venv if it is missing):
 #   make start   install, then open the workshop (notebooks/) in JupyterLab
-#   make test    install, lint (ruff), then run every test: the package, the CLI and the notebooks (fast mode)
+#   make test    install, lint (ruff), then run every test: the package, the CLI and the notebooks (fast mode),
+#                then the backend suite on JAX (and PyTorch, if installed) with TensorFlow blocked
 # Others:
 #   make demo       train a small model for two minutes from the command line and print its text
 #   make notebooks  re-execute the notebooks in full mode, storing their outputs (about 15 minutes)
@@ -48,9 +49,20 @@ $(NPM_STAMP): web/package.json web/package-lock.json
 start: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# The backend suite: the tests of everything that runs a model, again on JAX (and on PyTorch where it is
+# installed), with tests/no_tensorflow on PYTHONPATH so that TensorFlow cannot be imported in those processes.
+BACKEND_TESTS := tests/test_model.py tests/test_step.py tests/test_generation.py tests/test_windows.py \
+	tests/test_training.py tests/test_checkpoints.py tests/test_bundle.py tests/test_export.py \
+	tests/test_activations.py tests/test_widgets.py tests/test_strategies.py
+NO_TENSORFLOW := PYTHONPATH=$(CURDIR)/tests/no_tensorflow
+
 test: $(STAMP) $(NPM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	KERAS_BACKEND=jax $(NO_TENSORFLOW) $(BIN)/python -m pytest -p no:cacheprovider $(BACKEND_TESTS)
+	@if $(BIN)/python -c "import torch" 2>/dev/null; then \
+		KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest -p no:cacheprovider $(BACKEND_TESTS); \
+	else echo "make test: PyTorch is not installed, so the backend suite ran on JAX only (pip install torch for it)"; fi
 
 demo: $(STAMP)
 	rm -rf models/shakespeare-demo-checkpoint  # this target's own checkpoint: each demo starts afresh

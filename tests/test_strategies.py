@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from textgen_helpers.bundle import shipped_bundle
+from textgen_helpers.runtime import import_keras
 from textgen_helpers.strategies import (
     Strategy,
     distinct_ngram_share,
@@ -18,6 +19,8 @@ from textgen_helpers.strategies import (
     text_surprise_bits,
     words,
 )
+
+keras = import_keras()
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -82,7 +85,7 @@ def bundle():
 def test_surprise_is_the_models_mean_minus_log2_p_of_each_written_character(bundle):
     seed_text, text = "\nROMEO:\nWhat light", " through yonder window"
     ids = bundle.vocab.encode(seed_text[-bundle.sample_len:] + text)
-    logits = bundle.model([ids[None]], training=False)[0].numpy().astype(np.float64)  # from a zero state, carried
+    logits = keras.ops.convert_to_numpy(bundle.model([ids[None]], training=False))[0].astype(np.float64)  # from a zero state, carried
     log_p = logits - logits.max(axis=1, keepdims=True)
     log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
     first = len(ids) - len(text)  # the first written character is predicted at position first - 1

@@ -216,7 +216,10 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     try:
         model = keras.saving.load_model(path / MODEL_FILE, compile=False)
     except Exception as err:  # noqa: BLE001 - Keras raises many types for a damaged file
-        raise BundleError(f"{path / MODEL_FILE} could not be loaded as a Keras model: {err}") from None
+        backend = keras.backend.backend()
+        raise BundleError(f"{path / MODEL_FILE} could not be loaded as a Keras model on the {backend} backend: "
+                          f"{err}. If the file is whole, try another backend (KERAS_BACKEND=tensorflow, jax or "
+                          f"torch; textgen --backend), or save the bundle again from its run") from None
     _check_fits(path, model, vocab, config)
     set_sample_len(model, config["sample_len"])  # so tg.generate(bundle.model, ...) primes as bundle.generate does
     return Bundle(path=path, model=model, vocab=vocab, config=config)

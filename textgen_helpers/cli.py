@@ -75,9 +75,18 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _add_backend_flag(parser: argparse.ArgumentParser) -> None:
+    from .runtime import BACKENDS
+
+    parser.add_argument("--backend", choices=BACKENDS, default=None,
+                        help="the Keras backend to run on (default: KERAS_BACKEND, else tensorflow); a bundle made on "
+                             "one backend loads on the others")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
+    _backend_before_parsing(argv)
     args, extras = parser.parse_known_args(argv)
     if extras:  # reported by the command's own parser, whose --help lists its flags
         getattr(args, "parser", parser).unrecognized(extras)
@@ -85,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
+    _choose_backend(args)
     try:
         return args.run(args)
     except KeyboardInterrupt:
@@ -93,9 +103,36 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `textgen generate ... | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
         return 0
-    except (ValueError, FileNotFoundError, MemoryError, OSError) as err:
+    except (ValueError, FileNotFoundError, MemoryError, OSError, ImportError) as err:
         print(f"{args.prog}: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _backend_before_parsing(argv: list[str]) -> None:
+    """Set ``KERAS_BACKEND`` from ``--backend`` before parsing, since checking some flags imports Keras;
+    an unknown ``KERAS_BACKEND`` is a usage error before Keras is imported at all."""
+    from .runtime import BACKENDS, configured_backend
+
+    given = next((argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--backend"), None)
+    given = next((arg.split("=", 1)[1] for arg in argv if arg.startswith("--backend=")), given)
+    if given in BACKENDS:
+        os.environ["KERAS_BACKEND"] = given
+    elif given is None and argv and argv[0] != "corpora" and configured_backend() not in BACKENDS:
+        sys.stderr.write(f"textgen: error: KERAS_BACKEND={configured_backend()!r} is not a Keras backend this "
+                         f"package runs on; set it to one of {', '.join(BACKENDS)}, or pass --backend\n")
+        sys.exit(EXIT_USAGE)
+
+
+def _choose_backend(args) -> None:
+    """Apply ``--backend`` (or check ``KERAS_BACKEND``) before anything imports Keras: a usage error if unknown."""
+    from .runtime import choose_backend
+
+    if not hasattr(args, "backend"):  # `textgen corpora` needs no Keras
+        return
+    try:
+        choose_backend(args.backend)
+    except ValueError as err:
+        args.parser.error(str(err))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="tf.distribute strategy: mirrored uses every GPU of this machine; multiworker every "
                             "machine TF_CONFIG names (run the same command on each; only the chief saves); tpu a "
                             "TPU runtime (untested here). --batch-size stays the global batch")
+    train.add_argument("--mixed-precision", dest="mixed_precision", action="store_true",
+                       help="compute in float16 with float32 weights and output (Keras's mixed_float16): about twice "
+                            "as fast on a GPU with tensor cores; refused on a CPU, where it is slower")
     train.add_argument("--max-minutes", dest="max_minutes", type=_positive_float, default=None,
                        help="stop after this many minutes of the run (training, and the loss and samples after each "
                             "epoch), mid-epoch if need be; an epoch cut short is not checkpointed")
@@ -169,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="start afresh even if the checkpoint folder holds an earlier run: that checkpoint is "
                             "deleted first (a folder holding anything else is still refused)")
     train.add_argument("--quiet", action="store_true", help="print only the final summary")
+    _add_backend_flag(train)
     train.set_defaults(run=_train, prog="textgen train", parser=train)
 
     gen = commands.add_parser(
@@ -197,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="random seed, 0 to 2**64-1: the same seed gives the same text")
     gen.add_argument("--unknown", choices=["error", "skip", "replace"], default="error",
                      help="what to do with seed characters the model does not know")
+    _add_backend_flag(gen)
     gen.set_defaults(run=_generate, prog="textgen generate", parser=gen)
 
     export = commands.add_parser(
@@ -207,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "OUT_DIR must be new, empty, or an earlier export; any other folder is left as it is.")
     export.add_argument("bundle", metavar="BUNDLE", type=Path, help="a folder written by `textgen train --save-path`")
     export.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="the folder to write, such as web/model")
+    _add_backend_flag(export)
     export.set_defaults(run=_export_tfjs, prog="textgen export-tfjs", parser=export)
     return parser
 
@@ -231,7 +274,7 @@ def _train(args) -> int:
     from .corpus import load_corpus
     from .distribute import is_chief, make_strategy
     from .model import build_model, format_layer_sizes, nats_to_bits, parameter_count
-    from .runtime import device_report, set_seed
+    from .runtime import device_report, import_keras as keras_module, set_seed
     from .training import TrainingConfig, halve_lr_on_plateau, train
     from .vocabulary import Vocabulary, describe_chars
 
@@ -257,6 +300,7 @@ def _train(args) -> int:
             raise ValueError(f"{checkpoint_dir} holds the checkpoint of an earlier run (after epoch "
                              f"{checkpoint.load_state().get('epoch')}); add --resume to continue it (with a larger "
                              f"--epochs to train it further), or --restart to delete it and start afresh")
+    strategy = _strategy(args, device_report, make_strategy)  # before anything is read, cleared or written
     config = TrainingConfig(sample_len=args.sample_len, sample_step=args.sample_step, batch_size=args.batch_size,
                             examples_per_epoch=args.examples_per_epoch, validation_fraction=args.validation_split,
                             seed_text=args.seed_text, temperatures=tuple(args.temperatures),
@@ -270,25 +314,24 @@ def _train(args) -> int:
         raise ValueError(f"the seed text has {_count(missing, 'character')} that the corpus does not: "
                          f"{describe_chars(missing)}; change --seed-text to use only the corpus's characters "
                          f"(the model learns no others)")
-    if args.distribute == "mirrored" and not device_report()["gpus"]:
-        print("textgen train: no GPU found, so --distribute mirrored trains on the CPU, as one replica",
-              file=sys.stderr)
-    if args.distribute == "multiworker" and "TF_CONFIG" not in os.environ:
-        print("textgen train: TF_CONFIG is not set, so this machine trains alone; set it on every machine of the "
-              "cluster to train on all of them (see notebook 6)", file=sys.stderr)
-    if args.save_path is None:  # the run's first line, once every check has passed
+    report = device_report()
+    kept = ""
+    if args.save_path is None:
         kept = f"only the checkpoints in {checkpoint_dir} are" if checkpoint_dir is not None else "nothing is"
-        print(f"textgen train: no --save-path, so {kept} kept of this run; add --save-path FOLDER to keep the "
-              f"trained model as a bundle you can generate from", file=sys.stderr)
-    strategy = make_strategy(args.distribute)
+        kept = (f"; no --save-path, so {kept} kept of this run: add --save-path FOLDER to keep the trained model as "
+                f"a bundle you can generate from")
+    # The run's first line, once every check has passed: where it runs, and whether anything is kept.
+    print(f"textgen train on {report['backend_version']} (Keras {report['keras']}), {report['device']}{kept}",
+          file=sys.stderr if args.quiet else sys.stdout, flush=True)
+    if args.mixed_precision:
+        keras_module().mixed_precision.set_global_policy("mixed_float16")
     set_seed(args.seed)
     model = build_model(len(vocab), args.lstm_layer_size, framing=args.framing, embedding_dim=args.embedding_dim,
                         dropout=args.dropout, learning_rate=args.learning_rate, optimizer=args.optimizer,
                         clipnorm=args.clipnorm, strategy=strategy)
     if not args.quiet:
         print(f"corpus {corpus.name}: {len(corpus.text):,} characters, {len(vocab)} distinct; "
-              f"model {args.framing} {format_layer_sizes(args.lstm_layer_size)} ({parameter_count(model):,} parameters) "
-              f"on {device_report()['device']}")
+              f"model {args.framing} {format_layer_sizes(args.lstm_layer_size)} ({parameter_count(model):,} parameters)")
     callbacks = [halve_lr_on_plateau(args.learning_rate)] if args.reduce_lr_on_plateau else []
     started = time.perf_counter()
     try:
@@ -324,6 +367,24 @@ def _train(args) -> int:
     return 0
 
 
+def _strategy(args, device_report, make_strategy):
+    """The ``--distribute`` strategy (None for none), after the checks that need no work: a backend or
+    device that cannot is a one-line error before anything is read or written."""
+    if args.mixed_precision and not device_report()["gpus"]:
+        raise ValueError("--mixed-precision needs a GPU: on a CPU float16 is emulated and slower than float32; "
+                         "leave the flag out here (it pays on a GPU with tensor cores, see notebook 6)")
+    if args.distribute == "none":
+        return None
+    strategy = make_strategy(args.distribute)  # a one-line error on a backend without tf.distribute
+    if args.distribute == "mirrored" and not device_report()["gpus"]:
+        print("textgen train: no GPU found, so --distribute mirrored trains on the CPU, as one replica",
+              file=sys.stderr)
+    if args.distribute == "multiworker" and "TF_CONFIG" not in os.environ:
+        print("textgen train: TF_CONFIG is not set, so this machine trains alone; set it on every machine of the "
+              "cluster to train on all of them (see notebook 6)", file=sys.stderr)
+    return strategy
+
+
 # The settings train() records, and the flag that sets each (see training.run_settings).
 _FLAGS = {"sample_len": "--sample-len", "sample_step": "--sample-step", "batch_size": "--batch-size",
           "examples_per_epoch": "--examples-per-epoch", "validation_fraction": "--validation-split",
@@ -331,7 +392,7 @@ _FLAGS = {"sample_len": "--sample-len", "sample_step": "--sample-step", "batch_s
           "seed": "--seed", "framing": "--framing", "lstm_layer_sizes": "--lstm-layer-size",
           "embedding_dim": "--embedding-dim", "dropout": "--dropout", "optimizer": "--optimizer",
           "learning_rate": "--learning-rate", "optimizer_config.clipnorm": "--clipnorm",
-          "callbacks": "--reduce-lr-on-plateau", "text.sha256": "CORPUS_OR_PATH", "text.characters": "CORPUS_OR_PATH"}
+          "callbacks": "--reduce-lr-on-plateau", "dtype_policy": "--mixed-precision", "text.sha256": "CORPUS_OR_PATH", "text.characters": "CORPUS_OR_PATH"}
 
 
 def _resume_refusal(err) -> str:
