@@ -156,7 +156,7 @@ def test_every_public_name_is_listed_once_and_imports():
 
 # Lower modules first: each may import only from the modules before it (the data flows one way:
 # text, ids, windows, model, its training and checkpoints, the bundle, and what reads a bundle).
-LAYERS = ["checks", "runtime", "files", "corpus", "vocabulary", "windows", "model", "sampling", "generation",
+LAYERS = ["checks", "runtime", "files", "corpus", "vocabulary", "windows", "model", "sampling", "step", "generation",
           "evaluation", "distribute", "checkpoints", "training", "bundle", "export", "strategies", "ngram",
           "activations", "plots", "widgets", "cli"]
 

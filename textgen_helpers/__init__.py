@@ -7,6 +7,7 @@ The functions the notebooks call, one module a concept, each importing only from
     windows      window_dataset, onehot_windows, ...      cutting text into training examples
     model        build_model, parse_layer_sizes, ...      stacked LSTMs
     sampling     sample, apply_temperature                temperature, top-k and top-p
+    step         lstm_step, cross_entropy, ...            one LSTM step in keras.ops, compiled for any backend
     generation   generate, FastGenerator, ...             the book's loop, and one that carries the state
     evaluation   evaluate_loss                            the loss in nats per character
     checkpoints  Checkpoint                               what a run writes to resume exactly
