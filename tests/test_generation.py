@@ -2,12 +2,15 @@ import numpy as np
 import pytest
 
 from textgen_helpers.generation import FastGenerator, generate, generate_reference
-from textgen_helpers.model import build_model, call_model, model_sample_len, set_sample_len
-from textgen_helpers.runtime import import_tensorflow, set_seed
+from textgen_helpers.model import build_model, model_sample_len, set_sample_len
+from textgen_helpers.runtime import import_keras, set_seed
 from textgen_helpers.sampling import filter_distribution
 from textgen_helpers.vocabulary import Vocabulary
 
-tf, keras = import_tensorflow()
+keras = import_keras()
+ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
+# XLA on or off is TensorFlow's choice: JAX always compiles with XLA, PyTorch never.
+XLA_CHOICES = [None, pytest.param(False, marks=pytest.mark.skipif(not ON_TENSORFLOW, reason="jit_compile is TensorFlow's"))]
 
 SEED_TEXT = "ROMEO:\nI "
 
@@ -181,7 +184,7 @@ def peaked():
 def test_the_fast_generator_draws_from_softmax_of_logits_over_temperature(peaked, temperature):
     model, vocab = peaked
     seed_text = "abcab"
-    logits = model(vocab.encode(seed_text)[None], training=False).numpy()[0, -1].astype(np.float64)
+    logits = keras.ops.convert_to_numpy(model(vocab.encode(seed_text)[None], training=False))[0, -1].astype(np.float64)
 
     def softmax(z):
         e = np.exp(z - z.max())
@@ -205,7 +208,7 @@ def _softmax(z):
 def test_the_fast_generator_draws_from_the_filtered_distribution(peaked, temperature, top_k, top_p):
     model, vocab = peaked
     seed_text = "abcab"
-    logits = model(vocab.encode(seed_text)[None], training=False).numpy()[0, -1].astype(np.float64)
+    logits = keras.ops.convert_to_numpy(model(vocab.encode(seed_text)[None], training=False))[0, -1].astype(np.float64)
     expected = filter_distribution(_softmax(logits / temperature), top_k=top_k, top_p=top_p)
     unfiltered = _softmax(logits / temperature)
     rows = 8192  # every row draws its own noise: 8192 independent first characters in one call
@@ -218,7 +221,7 @@ def test_the_fast_generator_draws_from_the_filtered_distribution(peaked, tempera
     assert 0.5 * np.abs(observed - unfiltered).sum() > distance + 0.05  # an ignored filter would be caught
 
 
-@pytest.mark.parametrize("jit_compile", [None, False])  # None: XLA where available
+@pytest.mark.parametrize("jit_compile", XLA_CHOICES)  # None: XLA where available
 def test_top_k_one_is_greedy_in_the_compiled_loop_at_any_temperature(seq2one, jit_compile):
     model, vocab, _ = seq2one
     fast = FastGenerator(model, vocab, jit_compile=jit_compile)
@@ -243,46 +246,41 @@ def test_filters_apply_to_generate_and_the_filtered_rows_are_reproducible(seq2se
     assert a != generate(model, vocab, SEED_TEXT, 120, [1.0, 1.0], seed=4)
 
 
-def _gumbel_max_reference(model, vocab, seed_text, length, temperatures, *, seed, jit_compile):
+def _gumbel_max_reference(model, vocab, seed_text, length, temperatures, *, seed):
     """The unfiltered loop's texts, computed another way: character n of row r is
     ``argmax(logits / T_r + g)``, with the model's logits for the text so far (read whole, from a zero
-    state, by Keras's own layers) and the Gumbel noise the loop documents: ``g = -log(-log(u))``,
-    ``u = stateless_uniform([B, V], seed=[seed_key(seed), n], minval=1e-12)`` row r, B the rows padded
-    to a power of two, drawn with or without XLA as the loop is.
+    state, by Keras's own layers) and the Gumbel noise the module documents: ``g = -log(-log(u))``, ``u``
+    row n of ``default_rng(SeedSequence([seed, r])).random((length, V), dtype=float32)``.
     """
-    from textgen_helpers.checks import seed_key
-
-    rows, size = len(temperatures), len(vocab)
-    batch = 1 << (rows - 1).bit_length()
-    uniform = tf.function(lambda key: tf.random.stateless_uniform([batch, size], seed=key, minval=1e-12, maxval=1.0),
-                          jit_compile=jit_compile)
-    scale = np.array([1.0 / t if t > 0 else 1.0 for t in temperatures], np.float32)[:, None]
-    noise_on = np.array([t > 0 for t in temperatures], np.float32)[:, None]
-    last_logits = tf.function(lambda x: call_model(model, x)[:, -1], input_signature=[tf.TensorSpec([None, None], tf.int32)])
-    ids = np.tile(vocab.encode(seed_text), (rows, 1))
+    size, rows = len(vocab), len(temperatures)
+    seed_ids = vocab.encode(seed_text)
+    ids = np.zeros((rows, len(seed_ids) + length), np.int32)  # padded at the end: an LSTM reads left to right
+    ids[:, :len(seed_ids)] = seed_ids
+    uniforms = [np.random.default_rng(np.random.SeedSequence([seed, r])).random((length, size), dtype=np.float32)
+                for r in range(rows)]
     for n in range(length):
-        logits = last_logits(ids).numpy()  # [rows, V], the whole text so far
-        u = uniform(tf.constant([seed_key(seed), n], tf.int64)).numpy()[:rows]
-        gumbel = -np.log(-np.log(u))
-        drawn = np.argmax(logits * scale + gumbel * noise_on, axis=1).astype(np.int32)
-        ids = np.concatenate([ids, drawn[:, None]], axis=1)
-    return [vocab.decode(row[-length:]) for row in ids]
+        position = len(seed_ids) + n - 1  # the logits for the character after it
+        logits = model.predict_on_batch([ids])[:, position]  # [rows, V]; one compiled shape for every n
+        for r, temperature in enumerate(temperatures):
+            scaled = logits[r] * (np.float32(1) / np.float32(temperature or 1))
+            ids[r, position + 1] = np.argmax(scaled - np.log(-np.log(uniforms[r][n])) if temperature else scaled)
+    return [vocab.decode(row[len(seed_ids):]) for row in ids]
 
 
-@pytest.mark.parametrize("jit_compile", [None, False])  # None: XLA where available
+@pytest.mark.parametrize("jit_compile", XLA_CHOICES)  # None: XLA where available
 def test_without_filters_the_loop_draws_the_gumbel_max_of_the_models_own_logits(jit_compile):
     from textgen_helpers.bundle import shipped_bundle
 
     bundle = shipped_bundle()
     fast = FastGenerator(bundle.model, bundle.vocab, jit_compile=jit_compile)
-    expected = _gumbel_max_reference(bundle.model, bundle.vocab, "ROMEO:", 100, [0.5, 1.0], seed=3,
-                                     jit_compile=fast.jit_compile)
-    assert fast("ROMEO:", 100, [0.5, 1.0], seed=3) == expected
-    assert fast("ROMEO:", 100, [0.5, 1.0], seed=3, top_k=None, top_p=None) == expected
+    expected = _gumbel_max_reference(bundle.model, bundle.vocab, "ROMEO:", 100, [0.5, 0.0, 1.0], seed=3)
+    assert fast("ROMEO:", 100, [0.5, 0.0, 1.0], seed=3) == expected
+    assert fast("ROMEO:", 100, [0.5, 0.0, 1.0], seed=3, top_k=None, top_p=None) == expected
     # The filtered loop adds the same noise to the same characters: a filter that keeps everything changes nothing.
-    assert fast("ROMEO:", 100, [0.5, 1.0], seed=3, top_k=len(bundle.vocab), top_p=1.0) == expected
-    assert fast("ROMEO:", 100, [0.5, 1.0], seed=3, top_k=3) != expected
-    assert fast("ROMEO:", 100, [0.5, 1.0], seed=4) != expected  # another seed, other noise
+    assert fast("ROMEO:", 100, [0.5, 0.0, 1.0], seed=3, top_k=len(bundle.vocab), top_p=1.0) == expected
+    assert fast("ROMEO:", 100, [0.5, 0.0, 1.0], seed=3, top_k=3) != expected
+    assert fast("ROMEO:", 100, [0.5, 0.0, 1.0], seed=3, top_k=3)[1] == expected[1]  # greedy whatever the filter
+    assert fast("ROMEO:", 100, [0.5, 0.0, 1.0], seed=4) != expected  # another seed, other noise
 
 
 def test_strategies_are_compared_in_one_call_with_a_filter_per_row(seq2seq):
@@ -299,7 +297,7 @@ def test_strategies_are_compared_in_one_call_with_a_filter_per_row(seq2seq):
 def test_a_filter_changes_a_draw_only_where_the_unfiltered_draw_falls_outside_it(peaked):
     model, vocab = peaked
     seed_text = "abcab"
-    logits = model(vocab.encode(seed_text)[None], training=False).numpy()[0, -1].astype(np.float64)
+    logits = keras.ops.convert_to_numpy(model(vocab.encode(seed_text)[None], training=False))[0, -1].astype(np.float64)
     kept = set(np.argsort(-logits, kind="stable")[:2])
     rows = 512
     fast = FastGenerator(model, vocab)
@@ -352,7 +350,7 @@ def test_neither_generate_nor_evaluate_loss_keeps_a_deleted_model_alive(shakespe
 def test_generated_characters_follow_the_models_distribution(seq2seq):
     model, vocab, fast = seq2seq
     ids = vocab.encode(SEED_TEXT)[None]
-    probs = tf.nn.softmax(model(ids)[0, -1]).numpy()
+    probs = keras.ops.convert_to_numpy(keras.ops.softmax(model(ids)[0, -1]))
     draws = [fast(SEED_TEXT, 1, 1.0, seed=s)[0] for s in range(400)]
     counts = np.bincount(vocab.encode("".join(draws)), minlength=len(vocab)) / 400
     top = np.argsort(probs)[-3:]
@@ -404,3 +402,31 @@ def test_a_generator_made_for_scoring_says_it_cannot_generate(seq2one):
     model, _, _ = seq2one
     with pytest.raises(ValueError, match="made without a vocabulary"):
         FastGenerator(model, None)(SEED_TEXT, 10, 0.5)
+
+
+def test_the_same_seed_gives_the_same_text_on_another_backend():
+    import importlib.util
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from textgen_helpers.bundle import shipped_bundle
+
+    other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
+    try:
+        installed = importlib.util.find_spec(other) is not None
+    except ImportError:  # blocked here (tests/no_tensorflow), and so in the process this one would start
+        installed = False
+    if not installed:
+        pytest.skip(f"{other} cannot be imported here: no other backend to compare with")
+    code = ("import json; from textgen_helpers.bundle import shipped_bundle; from textgen_helpers.generation import "
+            "FastGenerator; b = shipped_bundle(); print(json.dumps(FastGenerator(b.model, b.vocab)('ROMEO:', 200, "
+            "[0.5, 1.0, 1.0], seed=11, top_k=[None, None, 10])))")
+    run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "KERAS_BACKEND": other}, capture_output=True,
+                         text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    bundle = shipped_bundle()
+    here = FastGenerator(bundle.model, bundle.vocab)("ROMEO:", 200, [0.5, 1.0, 1.0], seed=11, top_k=[None, None, 10])
+    assert json.loads(run.stdout.splitlines()[-1]) == here  # the noise is NumPy's, drawn on the host

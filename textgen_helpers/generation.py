@@ -6,11 +6,20 @@ it, drop the window's first character. Each step runs the whole window through t
 with ``model.predict`` (about 20 characters per second on a laptop CPU).
 
 :class:`FastGenerator` runs the same LSTM cells one character at a time and keeps their state
-instead of re-reading the window, with the loop compiled (``tf.function``, XLA where available)
-and every temperature a row of one batch. Feeding the state forward is the same as feeding the
-whole text so far, so the two generators agree exactly while the text fits in the window
-(test_generation checks it at temperature 0); beyond the window the fast generator remembers
-more than the book's does.
+instead of re-reading the window, with every temperature a row of one batch. Its step is
+:func:`~textgen_helpers.step.lstm_step`, written once in ``keras.ops``, in a loop compiled for the
+backend Keras runs on (``tf.function`` with XLA where available on TensorFlow, ``jax.jit`` on JAX,
+eager on PyTorch). Feeding the state forward is the same as feeding the whole text so far, so the
+two generators agree exactly while the text fits in the window (test_generation checks it at
+temperature 0); beyond the window the fast generator remembers more than the book's does.
+
+Its draw is the Gumbel-max trick: character ``n`` of row ``r`` is ``argmax(logits / T + g)``, with
+``g = -log(-log(u))`` and ``u`` the ``n``-th row of ``np.random.default_rng(np.random.SeedSequence([seed,
+r])).random((length, V), dtype=np.float32)`` (float32 NumPy throughout; a row at temperature 0 draws
+nothing and takes the argmax). The noise is drawn on the host with NumPy and handed to the compiled
+loop, so the same seed gives the same text on TensorFlow, JAX and PyTorch, up to ties in the logits
+(where the backends' last-bit rounding can pick another character); and row ``r``'s stream is its own,
+so its text does not depend on the rows after it.
 
 A seed primes the state through its last ``sample_len`` characters by default, the window the
 model was trained on (recorded on it by :func:`~textgen_helpers.model.set_sample_len`, as a
@@ -19,9 +28,9 @@ the same way. ``window=N`` keeps the last N characters, ``window=None`` the whol
 that records no ``sample_len`` is primed on the whole seed.
 
 Both take ``top_k`` and ``top_p`` (see :func:`~textgen_helpers.sampling.filter_distribution`): the
-fast generator masks the tempered logits outside the top-k / nucleus before its Gumbel-max draw.
-Without them it runs a loop with no filtering in it, so its text is exactly what it was before
-these filters existed.
+fast generator masks the tempered logits outside the top-k / nucleus before its Gumbel-max draw,
+with the same noise, so a filter changes a draw only where the unfiltered one fell outside it.
+Without them it runs a loop with no filtering in it.
 """
 
 from __future__ import annotations
@@ -32,13 +41,24 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .checks import check_scalar, check_seed, seed_key
-from .model import is_one_hot_layer, is_sigmoid, is_tanh, model_framing, model_sample_len
-from .runtime import import_tensorflow
+from .checks import check_scalar, check_seed
+from .model import model_framing, model_sample_len
+from .runtime import import_keras
 from .sampling import check_temperature, check_temperatures, check_top_k, check_top_p, sample
+from .step import (
+    compile_function,
+    cross_entropy,
+    lstm_step,
+    stack_layers,
+    step_weights,
+    weight_values,
+    xla_compiles,
+    zero_state,
+)
 from .vocabulary import Vocabulary
 
-tf, keras = import_tensorflow()
+keras = import_keras()
+ops = keras.ops
 
 DEFAULT_CHUNK = 64  # characters per compiled call; the state is carried from call to call
 TRAINED_WINDOW = "sample_len"  # the default window: the model's sample_len (model_sample_len), else the whole seed
@@ -92,9 +112,11 @@ class FastGenerator:
     ['...', '...', '...']
 
     It reads the model's weights when called, so it follows a model that is still training.
-    The same ``seed`` gives the same text. Every row draws its own random numbers (row ``r`` of a
-    call always gets the same stream for a given seed), so two rows at the same temperature write
-    different texts, and a row's text does not depend on the rows after it.
+    The same ``seed`` gives the same text, on every backend. Every row draws its own random numbers
+    (row ``r`` of a call always gets the same stream for a given seed), so two rows at the same
+    temperature write different texts, and a row's text does not depend on the rows after it.
+    ``jit_compile`` chooses XLA on TensorFlow (None: where available); JAX always compiles with
+    XLA and PyTorch never, whatever it says. ``self.jit_compile`` is what was chosen.
 
     It holds the model by a weak reference: a generator (or the cache behind :func:`generate`)
     never keeps a model alive that the user has let go of.
@@ -105,35 +127,20 @@ class FastGenerator:
         self._model = weakref.ref(model)
         self.vocab = vocab
         self.chunk = check_scalar(chunk, "chunk", int, min_value=1)
-        self._input, self._lstms, self._dense = stack_layers(model)
-        self.vocab_size = int(self._dense.kernel.shape[-1])
+        self._layers = stack_layers(model)
+        self.vocab_size = int(self._layers[2].kernel.shape[-1])
         if vocab is not None and self.vocab_size != len(vocab):
             raise ValueError(
                 f"the model predicts {self.vocab_size} characters but the vocabulary has "
                 f"{len(vocab)}; use the vocabulary the model was trained with (its bundle's vocab.json)."
             )
-        if jit_compile is None:
-            jit_compile = _xla_available()
-        self.jit_compile = bool(jit_compile)
-        self._sizes = [layer.units for layer in self._lstms]
-        state_spec = tf.TensorSpec([None, 2 * sum(self._sizes)], tf.float32)  # [h1 c1 h2 c2 ...]
-        logits_spec = tf.TensorSpec([None, self.vocab_size], tf.float32)
-        # Concrete functions: calling them skips most of tf.function's per-call argument handling.
-        compiled = dict(jit_compile=self.jit_compile, autograph=False)
-        self._prime_chunk = tf.function(self._prime_chunk_py, **compiled).get_concrete_function(
-            tf.TensorSpec([self.chunk], tf.int32), tf.TensorSpec([], tf.int32), logits_spec, state_spec)
-        self._sample_chunk = tf.function(self._sample_chunk_py, **compiled).get_concrete_function(
-            logits_spec, state_spec, tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int64))
-        # The filtered loop (top_k / top_p) is a separate function, traced on first use only, so
-        # the unfiltered loop above stays exactly as it was and its text bit-for-bit the same.
-        self._filtered_sample_chunk = tf.function(
-            self._filtered_sample_chunk_py, input_signature=[
-                logits_spec, state_spec, tf.TensorSpec([None], tf.float32), tf.TensorSpec([2], tf.int64),
-                tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.float32)], **compiled)
-        chunk_spec = tf.TensorSpec([None, SCORE_CHUNK], tf.int32)
-        self._score_chunk = tf.function(  # traced on first use only
-            self._score_chunk_py, input_signature=[chunk_spec, chunk_spec, tf.TensorSpec([None, SCORE_CHUNK], tf.float32),
-                                                   state_spec], **compiled)
+        self.jit_compile = xla_compiles(jit_compile)
+        self._sizes = [layer.units for layer in self._layers[1]]
+        compiled = functools.partial(compile_function, jit_compile=self.jit_compile)
+        self._prime_chunk = compiled(self._prime_chunk_py)
+        self._sample_chunk = compiled(self._sample_chunk_py)
+        self._filtered_sample_chunk = compiled(self._filtered_sample_chunk_py)  # compiled on first use only
+        self._score_chunk = compiled(self._score_chunk_py)
 
     @property
     def model(self) -> keras.Model:
@@ -194,28 +201,32 @@ class FastGenerator:
             window = _trained_window(self.model, window)
         ids = seed_ids(self.vocab, seed_text, window, unknown)
         batch = 1 << (rows - 1).bit_length()  # pad to 1, 2, 4, 8...: one compiled shape per size
-        state = tf.zeros([1, 2 * sum(self._sizes)])
-        logits = tf.zeros([1, self.vocab_size])
+        values = weight_values(self._layers)  # the weights as they are now
+        state, logits = zero_state(self._sizes, 1), ops.zeros([1, self.vocab_size])
         padded = np.zeros(-(-len(ids) // self.chunk) * self.chunk, dtype=np.int32)
         padded[:len(ids)] = ids
         for start in range(0, len(ids), self.chunk):
-            n_valid = tf.constant(min(self.chunk, len(ids) - start), tf.int32)
-            logits, state = self._prime_chunk(tf.constant(padded[start:start + self.chunk]), n_valid, logits, state)
-        logits, state = tf.tile(logits, [batch, 1]), tf.tile(state, [batch, 1])
-        temp_tensor = tf.constant(temps + [0.0] * (batch - rows), tf.float32)
-        key0 = seed_key(seed)  # every bit of the 64-bit seed, folded into the 32 bits the kernels read
+            n_valid = np.asarray(min(self.chunk, len(ids) - start), np.int32)
+            logits, state = self._prime_chunk(values, padded[start:start + self.chunk], n_valid, logits, state)
+        logits = ops.tile(logits, [batch, 1])
+        state = keras.tree.map_structure(lambda part: ops.tile(part, [batch, 1]), state)
+        pad = batch - rows  # padding rows: temperature 0 (no noise) and no filter
+        scale = np.float32(1.0) / np.asarray([t if t > 0 else 1.0 for t in temps] + [1.0] * pad, np.float32)[:, None]
+        noise = GumbelNoise(seed, temps, batch, self.vocab_size)
         if all(k is None for k in top_ks) and all(p is None for p in top_ps):
             sample_chunk = self._sample_chunk
-        else:  # "off" is k = V (keep all) and p = 1 (keep all); padding rows are off
-            pad = batch - rows
-            k_tensor = tf.constant([min(k or self.vocab_size, self.vocab_size) for k in top_ks] + [self.vocab_size] * pad,
-                                   tf.int32)
-            p_tensor = tf.constant([1.0 if p is None else p for p in top_ps] + [1.0] * pad, tf.float32)
-            sample_chunk = functools.partial(self._filtered_sample_chunk, top_k=k_tensor, top_p=p_tensor)
-        for k in range(-(-length // self.chunk)):
-            key = tf.constant([key0, k * self.chunk], tf.int64)
-            chars, logits, state = sample_chunk(logits, state, temp_tensor, key)
-            ids_out = chars.numpy()[:min(self.chunk, length - k * self.chunk), :rows]  # [chunk, rows]
+        else:  # "off" is k = V (keep all) and p = 1 (keep all)
+            k_array = np.asarray([min(k or self.vocab_size, self.vocab_size) for k in top_ks] + [self.vocab_size] * pad,
+                                 np.int32)
+            p_array = np.asarray([1.0 if p is None else p for p in top_ps] + [1.0] * pad, np.float32)
+            sample_chunk = functools.partial(self._filtered_sample_chunk, top_k=k_array, top_p=p_array)
+        chunks = -(-length // self.chunk)
+        next_noise = noise.draw(self.chunk)
+        for k in range(chunks):
+            chars, logits, state = sample_chunk(values, logits, state, scale, next_noise)
+            if k + 1 < chunks:
+                next_noise = noise.draw(self.chunk)  # while the backend computes, where it runs asynchronously
+            ids_out = ops.convert_to_numpy(chars)[:min(self.chunk, length - k * self.chunk), :rows]  # [chunk, rows]
             yield [self.vocab.decode(ids_out[:, r]) for r in range(rows)]
 
     def score(self, ids: np.ndarray, *, warmup: int, streams: int = 32) -> float:
@@ -233,69 +244,38 @@ class FastGenerator:
         firsts = np.maximum(bounds[:-1] - warmup, 0)  # where each stream starts reading
         length = int((bounds[1:] - firsts).max())
         length = -(-length // SCORE_CHUNK) * SCORE_CHUNK  # whole chunks: one compiled shape
-        positions = firsts[:, None] + np.arange(length)
-        weights = ((positions >= bounds[:-1, None]) & (positions < bounds[1:, None])).astype(np.float32)
+        positions = firsts[None, :] + np.arange(length)[:, None]  # [time, stream]
+        weights = ((positions >= bounds[None, :-1]) & (positions < bounds[None, 1:])).astype(np.float32)
         positions = np.minimum(positions, n_inputs - 1)  # padding past a stream's end is weighted 0
         x, y = ids[positions], ids[positions + 1]
-        state = tf.zeros([streams, 2 * sum(self._sizes)])
-        total = 0.0
+        values = weight_values(self._layers)
+        state = zero_state(self._sizes, streams)
+        totals = []
         for start in range(0, length, SCORE_CHUNK):
             sl = slice(start, start + SCORE_CHUNK)
-            nats, state = self._score_chunk(tf.constant(x[:, sl]), tf.constant(y[:, sl]), tf.constant(weights[:, sl]), state)
-            total += float(nats)
-        return total / float(weights.sum())
+            nats, state = self._score_chunk(values, x[sl], y[sl], weights[sl], state)
+            totals.append(nats)
+        return sum(float(ops.convert_to_numpy(nats)) for nats in totals) / float(weights.sum())
 
-    # --- the compiled parts ---------------------------------------------------------------------
+    # --- the compiled parts: loops of lstm_step ------------------------------------------------
 
-    def _weights(self):
-        """Per-call view of the live weights: (first-layer input table [V, 4u], per-layer weights, dense)."""
-        first = self._lstms[0].cell
-        kernel = tf.convert_to_tensor(first.kernel)
-        if isinstance(self._input, keras.layers.Embedding):
-            kernel = tf.matmul(tf.convert_to_tensor(self._input.embeddings), kernel)
-        table = kernel + tf.convert_to_tensor(first.bias)  # one-hot @ W + b is a row lookup
-        layers = [(table, tf.convert_to_tensor(first.recurrent_kernel), None)]
-        for layer in self._lstms[1:]:
-            cell = layer.cell
-            stacked = tf.concat([tf.convert_to_tensor(cell.kernel), tf.convert_to_tensor(cell.recurrent_kernel)], axis=0)
-            layers.append((stacked, None, tf.convert_to_tensor(cell.bias)))
-        dense = (tf.convert_to_tensor(self._dense.kernel), tf.convert_to_tensor(self._dense.bias))
-        return layers, dense
+    def _prime_chunk_py(self, values, tokens, n_valid, logits, state):
+        """``chunk`` seed characters ``tokens [chunk]`` (the first ``n_valid`` real, the rest padding) into one row's state."""
+        weights = step_weights(values)
 
-    def _step(self, weights, tokens, state):
-        """One character through every LSTM: tokens [B], state [B, S] -> logits [B, V], new state."""
-        layers, (dense_kernel, dense_bias) = weights
-        parts = tf.split(state, [u for u in self._sizes for _ in (0, 1)], axis=1)
-        new_parts = []
-        x = None
-        for k, (a, recurrent, bias) in enumerate(layers):
-            h, c = parts[2 * k], parts[2 * k + 1]
-            if k == 0:
-                z = tf.gather(a, tokens) + tf.matmul(h, recurrent)
-            else:
-                z = tf.matmul(tf.concat([x, h], axis=1), a) + bias
-            i, f, g, o = tf.split(z, 4, axis=1)  # Keras's gate order
-            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-            h = tf.sigmoid(o) * tf.tanh(c)
-            new_parts += [h, c]
-            x = h
-        return tf.matmul(x, dense_kernel) + dense_bias, tf.concat(new_parts, axis=1)
-
-    def _prime_chunk_py(self, tokens, n_valid, logits, state):
-        weights = self._weights()
-
-        def body(t, logits, state):
-            new_logits, new_state = self._step(weights, tokens[t][None], state)
+        def body(t, carry):
+            logits, state = carry
+            new_logits, new_state = lstm_step(weights, tokens[t][None], state)
             keep = t < n_valid  # the last piece of the seed is padded to a whole chunk
-            return t + 1, tf.where(keep, new_logits, logits), tf.where(keep, new_state, state)
+            return ops.where(keep, new_logits, logits), keras.tree.map_structure(
+                lambda new, old: ops.where(keep, new, old), new_state, state)
 
-        _, logits, state = tf.while_loop(lambda t, *_: t < self.chunk, body, (tf.constant(0), logits, state))
-        return logits, state
+        return ops.fori_loop(0, self.chunk, body, (logits, state))
 
-    def _sample_chunk_py(self, logits, state, temperatures, key):
-        return self._sampling_loop(logits, state, temperatures, key, mask=lambda scaled: scaled)
+    def _sample_chunk_py(self, values, logits, state, scale, noise):
+        return self._sampling_loop(values, logits, state, scale, noise, mask=None)
 
-    def _filtered_sample_chunk_py(self, logits, state, temperatures, key, top_k, top_p):
+    def _filtered_sample_chunk_py(self, values, logits, state, scale, noise, top_k, top_p):
         """:meth:`_sample_chunk_py` with top-k / top-p per row (``top_k [B]``, ``top_p [B]``).
 
         The filter needs no sorting: character j ranks before character i when its logit is higher,
@@ -306,55 +286,75 @@ class FastGenerator:
         unfiltered loop writes, and a filtered row differs only where the unfiltered draw fell
         outside what the filter keeps.
         """
-        ids = tf.range(self.vocab_size)
-        lower_id = ids[None, :] < ids[:, None]  # [i, j]: j has the lower id
+        ids = ops.arange(self.vocab_size)
+        lower_id = ops.expand_dims(ids[None, :] < ids[:, None], 0)  # [1, i, j]: j has the lower id
 
         def mask(scaled):
             mine, theirs = scaled[:, :, None], scaled[:, None, :]
-            before = (theirs > mine) | ((theirs == mine) & lower_id[None])  # [B, i, j]: j ranks before i
-            keep = tf.reduce_sum(tf.cast(before, tf.int32), axis=2) < top_k[:, None]  # rank < k
-            probs = tf.nn.softmax(tf.where(keep, scaled, -np.inf), axis=1)
-            mass_before = tf.linalg.matvec(tf.cast(before, tf.float32), probs)  # [B, V]
-            keep &= (mass_before < top_p[:, None]) | (top_p[:, None] >= 1.0)  # the likeliest always stays
-            return tf.where(keep, scaled, -np.inf)  # at T = 0 (no noise) the argmax, which every filter keeps
+            before = ops.logical_or(theirs > mine, ops.logical_and(theirs == mine, lower_id))  # [B, i, j]: j ranks before i
+            keep = ops.sum(ops.cast(before, "int32"), axis=2) < top_k[:, None]  # rank < k
+            probs = ops.softmax(ops.where(keep, scaled, -np.inf), axis=1)
+            mass_before = ops.matmul(ops.cast(before, "float32"), probs[:, :, None])[:, :, 0]  # [B, V]
+            keep = ops.logical_and(keep, ops.logical_or(mass_before < top_p[:, None], top_p[:, None] >= 1.0))
+            return ops.where(keep, scaled, -np.inf)  # the likeliest always stays: at T = 0 (no noise) the argmax
 
-        return self._sampling_loop(logits, state, temperatures, key, mask=mask)
+        return self._sampling_loop(values, logits, state, scale, noise, mask=mask)
 
-    def _sampling_loop(self, logits, state, temperatures, key, *, mask):
-        """``chunk`` characters drawn one at a time, each fed back: ``argmax(mask(logits / T) + Gumbel noise)``.
+    def _sampling_loop(self, values, logits, state, scale, noise, *, mask):
+        """``chunk`` characters drawn one at a time, each fed back: ``argmax(mask(logits * scale) + noise[t])``.
 
-        That is a draw from ``softmax(mask(logits / T))``; T = 0 adds no noise (the argmax). ``mask``
-        sets the logits of characters a filter drops to -inf (the identity when there is no filter).
+        ``scale [B, 1]`` is 1 / T (1 at T = 0), ``noise [chunk, B, V]`` the Gumbel noise
+        (:class:`GumbelNoise`; zero at T = 0, so the draw is the argmax): a draw from
+        ``softmax(mask(logits / T))``. ``mask`` sets the logits of characters a filter drops to -inf.
         """
-        weights = self._weights()
-        scale = (1.0 / tf.where(temperatures > 0, temperatures, 1.0))[:, None]
-        noise_on = tf.cast(temperatures > 0, tf.float32)[:, None]
-        out = tf.TensorArray(tf.int32, size=self.chunk)
+        weights = step_weights(values)
+        out = ops.zeros_like(noise[:, :, 0], dtype="int32")  # [chunk, B]
 
-        def body(t, logits, state, out):
-            # Drawn inside the loop: slicing a precomputed [chunk, V] table was 1.7x slower under XLA.
-            # One row of noise per row of the batch: independent draws, row r the same for any batch size.
-            uniform = tf.random.stateless_uniform(tf.shape(logits), seed=tf.stack([key[0], key[1] + tf.cast(t, tf.int64)]),
-                                                  minval=1e-12, maxval=1.0)
-            gumbel = -tf.math.log(-tf.math.log(uniform))
-            tokens = tf.argmax(mask(logits * scale) + gumbel * noise_on, axis=1, output_type=tf.int32)
-            out = out.write(t, tokens)
-            logits, state = self._step(weights, tokens, state)
-            return t + 1, logits, state, out
+        def body(t, carry):
+            logits, state, out = carry
+            scaled = logits * scale
+            if mask is not None:
+                scaled = mask(scaled)
+            tokens = ops.cast(ops.argmax(scaled + noise[t], axis=1), "int32")
+            out = ops.slice_update(out, (t, 0), tokens[None])
+            logits, state = lstm_step(weights, tokens, state)
+            return logits, state, out
 
-        _, logits, state, out = tf.while_loop(lambda t, *_: t < self.chunk, body, (tf.constant(0), logits, state, out))
-        return out.stack(), logits, state
+        logits, state, out = ops.fori_loop(0, self.chunk, body, (logits, state, out))
+        return out, logits, state
 
-    def _score_chunk_py(self, x, y, w, state):
-        weights = self._weights()
+    def _score_chunk_py(self, values, x, y, w, state):
+        """Weighted nats of ``SCORE_CHUNK`` characters of every stream: ``x, y, w [time, streams]``."""
+        weights = step_weights(values)
 
-        def body(t, total, state):
-            logits, state = self._step(weights, x[:, t], state)
-            nats = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y[:, t], logits=logits)
-            return t + 1, total + tf.reduce_sum(nats * w[:, t]), state
+        def body(t, carry):
+            total, state = carry
+            logits, state = lstm_step(weights, x[t], state)
+            return total + ops.sum(cross_entropy(logits, y[t]) * w[t]), state
 
-        _, total, state = tf.while_loop(lambda t, *_: t < SCORE_CHUNK, body, (tf.constant(0), tf.constant(0.0), state))
-        return total, state
+        return ops.fori_loop(0, SCORE_CHUNK, body, (ops.zeros([]), state))
+
+
+class GumbelNoise:
+    """The generator's random numbers, drawn on the host with NumPy: one stream per row.
+
+    Row ``r`` draws from ``np.random.default_rng(np.random.SeedSequence([seed, r]))``: for each
+    character, ``u = rng.random(V, dtype=np.float32)`` and the noise ``-log(-log(u))`` (float32);
+    a row at temperature 0 (and a padding row) draws nothing and gets zeros.
+    """
+
+    def __init__(self, seed: int, temperatures: Sequence[float], batch: int, vocab_size: int):
+        self.vocab_size, self.batch = vocab_size, batch
+        self._rows = [(r, np.random.default_rng(np.random.SeedSequence([seed, r])))
+                      for r, t in enumerate(temperatures) if t > 0]
+
+    def draw(self, steps: int) -> np.ndarray:
+        """The noise of the next ``steps`` characters: ``[steps, batch, V]`` float32."""
+        noise = np.zeros((steps, self.batch, self.vocab_size), np.float32)
+        with np.errstate(divide="ignore"):  # u = 0 (odds 2**-24) gives -inf: that character is not drawn
+            for r, rng in self._rows:
+                noise[:, r] = -np.log(-np.log(rng.random((steps, self.vocab_size), dtype=np.float32)))
+        return noise
 
 
 _GENERATORS: weakref.WeakKeyDictionary[keras.Model, dict] = weakref.WeakKeyDictionary()
@@ -446,39 +446,3 @@ def _per_row(value, rows: int, check, name: str) -> list:
 
 def _check_length(length: int) -> int:
     return check_scalar(length, "length", int, min_value=1, hint="give the number of characters to generate")
-
-
-def stack_layers(model: keras.Model):
-    """``(input layer, [LSTM layers], Dense layer)`` of a model made by build_model, or a ValueError
-    that says which layer is not one of those (the fast generator and lstm_trace read these)."""
-    input_layer, lstms, dense = None, [], None
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer) or isinstance(layer, keras.layers.Dropout):
-            continue
-        if (is_one_hot_layer(layer) or isinstance(layer, keras.layers.Embedding)) and input_layer is None and not lstms:
-            input_layer = layer
-        elif isinstance(layer, keras.layers.LSTM) and dense is None:
-            if not is_tanh(layer.activation) or not is_sigmoid(layer.recurrent_activation):
-                raise ValueError(f"FastGenerator needs tanh/sigmoid LSTMs; layer {layer.name} differs. Use generate_reference().")
-            lstms.append(layer)
-        elif isinstance(layer, keras.layers.Dense) and dense is None and lstms:
-            dense = layer
-        else:
-            raise ValueError(
-                f"FastGenerator understands models made by build_model (one-hot or embedding, LSTMs, "
-                f"dropout, one Dense layer); layer {layer.name!r} ({type(layer).__name__}) is not one of "
-                f"those. Use generate_reference() for other models."
-            )
-    if not lstms or dense is None:
-        raise ValueError("FastGenerator needs at least one LSTM followed by a Dense layer; use generate_reference() for other models.")
-    return input_layer, lstms, dense
-
-
-@functools.cache  # one probe a process: a new tf.function each time makes TensorFlow warn of retracing
-def _xla_available() -> bool:
-    """XLA compiles the loop ~5x faster on CPUs; fall back to plain graph mode where it is missing."""
-    try:
-        tf.function(lambda x: x + 1, jit_compile=True)(tf.constant(1))
-        return True
-    except Exception:  # noqa: BLE001 - any failure means: do not use XLA here
-        return False
