@@ -27,6 +27,8 @@ import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from .model import is_one_hot_layer, is_sigmoid, is_tanh
 from .runtime import import_keras
 
@@ -159,6 +161,7 @@ def compile_function(function: Callable, *, jit_compile: bool | None = None) -> 
     # written on), and it compiles slowly and for every new shape.
     @functools.wraps(function)
     def eager(*args, **kwargs):
+        args, kwargs = keras.tree.map_structure(_as_tensor, (args, kwargs))  # NumPy in, as the other two accept
         with torch.no_grad():
             return function(*args, **kwargs)
 
@@ -174,6 +177,10 @@ def xla_compiles(jit_compile: bool | None = None) -> bool:
     if backend != "tensorflow":
         return False
     return _xla_available() if jit_compile is None else bool(jit_compile)
+
+
+def _as_tensor(value):
+    return ops.convert_to_tensor(value) if isinstance(value, np.ndarray) else value
 
 
 def _backend_value(variable):
