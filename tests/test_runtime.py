@@ -57,3 +57,19 @@ def test_the_gpu_check_refuses_a_machine_without_a_gpu_and_says_what_to_do():
     done = subprocess.run([sys.executable, str(ROOT / "bench" / "gpu.py")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "no GPU" in done.stderr and "--cpu-smoke" in done.stderr
+
+
+def test_the_gpu_check_runs_whole_on_a_cpu_without_tensorflow(tmp_path, mirror):
+    pytest.importorskip("jax")
+    results = (ROOT / "bench" / "results.json").read_bytes()
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": "tests/no_tensorflow",
+           "TEXTGEN_DATA_DIR": str(tmp_path / "cache"), "TEXTGEN_CORPUS_MIRROR": str(mirror), "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "bench/gpu.py", "--cpu-smoke"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1] == "backend modules loaded: jax"  # printed last: TensorFlow was never imported
+    (wrote,) = [line for line in lines if line.startswith("wrote ")]
+    written = [Path(word) for word in wrote.split() if word.endswith((".json", ".md"))]
+    assert len(written) == 2 and all(path.is_file() and tmp_path in path.parents for path in written)
+    assert (ROOT / "bench" / "results.json").read_bytes() == results  # a smoke run writes only into a temporary folder
