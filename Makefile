@@ -13,7 +13,10 @@
 #   make screenshots  run the browser tests of the slider and of web/ and copy their pictures to
 #                     docs/images/slider.png and web.png (needs Chromium: apt-get install chromium)
 #   make bench      re-measure docs/benchmarks.md (about 25 minutes)
-#   make gpu-check  on a GPU machine: cuDNN, mixed precision, throughput, notebook 6 re-executed (about 9 minutes)
+#   make gpu-check  on a GPU machine (JAX or PyTorch, TensorFlow not needed): cuDNN, mixed precision, throughput,
+#                   five minutes of training, generation, notebook 6 if nbconvert is there (about 9 minutes)
+#   make wheelhouse  the wheels such a machine may lack (Keras, pandas, ...; at most 64 MiB) into wheelhouse/ and
+#                    the corpus into data/cache/, to carry to it (the commands there: bench/gpu.py's docstring)
 #   make pin-colab  point every notebook's Colab install line at the tag v<version> of pyproject.toml (a release)
 PYTHON ?= python3
 VENV := .venv
@@ -105,5 +108,51 @@ clean:
 pin-colab:
 	$(PYTHON) tools/pin_colab.py
 
-gpu-check: $(STAMP)
-	$(BIN)/python bench/gpu.py
+# bench/gpu.py runs with the Python that has the GPU's framework: .venv's where there is one, else $(PYTHON) (on a
+# GPU machine set up from the wheelhouse); GPU_CHECK_ARGS=--skip-notebook, --cpu-smoke and the like pass through.
+GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+gpu-check:
+	$(GPU_PYTHON) bench/gpu.py $(GPU_CHECK_ARGS)
+
+# What a GPU machine with JAX or PyTorch (and numpy) but no TensorFlow and no network lacks for bench/gpu.py: Keras
+# (>= 3.14, the first with cuDNN LSTMs on JAX; it needs Python >= 3.11), its dependencies and this package's
+# (pandas, lazy-loader, tqdm), and setuptools to install this package there, as wheels for CPython 3.11 and 3.12
+# on manylinux x86_64. numpy is left out: the machine's own stays, the one its JAX or PyTorch was built against.
+WHEELHOUSE := wheelhouse
+WHEELHOUSE_PYTHONS ?= 3.11 3.12
+WHEELHOUSE_PACKAGES := 'keras>=3.14' 'pandas>=2.1' 'lazy-loader>=0.4' 'tqdm>=4.66' 'setuptools>=77'
+
+define WHEELHOUSE_REPORT
+import subprocess, sys
+from pathlib import Path
+
+mib = lambda paths: sum(path.stat().st_size for path in paths if path.is_file()) / 2**20
+wheels = sorted(Path("$(WHEELHOUSE)").glob("*.whl"))
+listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], capture_output=True,
+                        text=True, check=True).stdout.split("\0")
+house, cache, tree = mib(wheels), mib(Path("data/cache").rglob("*")), mib(Path(name) for name in listed if name)
+print(f"$(WHEELHOUSE)/: {len(wheels)} wheels, {house:.1f} MiB (at most 64 MiB); data/cache/: {cache:.1f} MiB; the working "
+      f"tree: {tree:.1f} MiB; together {house + cache + tree:.1f} MiB of the 64 MiB the device tool carries")
+if house > 64:
+    sys.exit("make wheelhouse: over 64 MiB; ask for fewer Python versions, e.g. make wheelhouse WHEELHOUSE_PYTHONS=3.12")
+if house + cache + tree > 64:
+    sys.exit("make wheelhouse: with the working tree and data/cache/ over the 64 MiB the device tool carries; ask for "
+             "fewer Python versions, e.g. make wheelhouse WHEELHOUSE_PYTHONS=3.12")
+print('carry them: the device tool\'s run(command=..., carry=["$(WHEELHOUSE)", "data/cache"]); then, there:')
+print("  python -m pip install --no-index --find-links $(WHEELHOUSE) keras pandas lazy-loader tqdm")
+print("  python -m pip install --no-index --find-links $(WHEELHOUSE) --no-deps -e .")
+print("  KERAS_BACKEND=jax python bench/gpu.py --skip-notebook")
+endef
+export WHEELHOUSE_REPORT
+
+.PHONY: wheelhouse
+wheelhouse: $(STAMP)
+	rm -rf $(WHEELHOUSE)  # this target's own folder (git-ignored): each run downloads afresh
+	for version in $(WHEELHOUSE_PYTHONS); do \
+		$(BIN)/python -m pip download --quiet --only-binary=:all: --implementation cp --python-version $$version \
+			--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d $(WHEELHOUSE) $(WHEELHOUSE_PACKAGES) \
+			|| exit 1; \
+	done
+	rm -f $(WHEELHOUSE)/numpy-*.whl
+	TEXTGEN_DATA_DIR=$(CURDIR)/data/cache $(BIN)/python -c "import textgen_helpers as tg; tg.load_corpus('shakespeare')"
+	@$(BIN)/python -c "$$WHEELHOUSE_REPORT"
