@@ -5,6 +5,10 @@ after every epoch, on the validation tail and on as much training text, so that 
 differ only in the text they read. It reads a text in one of two ways: in windows that each start
 from a zero LSTM state, as the model was trained, or carrying the state from character to
 character, as generation reads it.
+
+Both run on any Keras backend: the windows through the model itself (Keras's own layers) in a
+function compiled by :func:`~textgen_helpers.step.compile_function`, the stateful reading through
+:func:`~textgen_helpers.step.lstm_step`; both score with :func:`~textgen_helpers.step.cross_entropy`.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import numpy as np
 from .checks import check_scalar
 from .generation import stateful_loss
 from .model import call_model, model_framing, model_vocab_size
-from .runtime import import_tensorflow
+from .runtime import import_keras
+from .step import compile_function, cross_entropy, variable_values
 from .windows import check_batch_size, validation_windows
 
-tf, keras = import_tensorflow()
+keras = import_keras()
+ops = keras.ops
 
 
 def evaluate_loss(model: keras.Model, ids: np.ndarray, sample_len: int, *, max_windows: int | None = None,
@@ -50,13 +56,12 @@ def evaluate_loss(model: keras.Model, ids: np.ndarray, sample_len: int, *, max_w
         max_windows = None  # every character once is cheap here; the cap is for seq2one
     x, y, w = validation_windows(ids, sample_len, framing=framing, max_windows=max_windows)
     loss_fn = _loss_function(model)
-    total = weight = 0.0
+    values = variable_values(model.weights)  # the weights as they are now
+    sums = []
     for start in range(0, len(x), batch_size):
         sl = slice(start, start + batch_size)
-        xb, yb, wb = _pad_batch(x[sl], y[sl], w[sl], batch_size)
-        s, n = loss_fn(xb, yb, wb)
-        total += float(s)
-        weight += float(n)
+        sums.append(loss_fn(values, *_pad_batch(x[sl], y[sl], w[sl], batch_size)))  # read back at the end, not per batch
+    total, weight = (sum(float(ops.convert_to_numpy(v)) for v in column) for column in zip(*sums, strict=True))
     return total / weight
 
 
@@ -66,7 +71,11 @@ _LOSS_FUNCTIONS: weakref.WeakKeyDictionary[keras.Model, Callable] = weakref.Weak
 
 
 def _loss_function(model: keras.Model):
-    """A compiled ``(x, y, w) -> (sum of weighted nats, sum of weights)`` for this model's framing."""
+    """A compiled ``(weight values, x, y, w) -> (sum of weighted nats, sum of weights)`` for this model's framing.
+
+    The weights are an argument (``variable_values(model.weights)``), not read from the model inside:
+    ``jax.jit`` would keep the values it first saw, and a model in training would not be followed.
+    """
     cached = _LOSS_FUNCTIONS.get(model)
     if cached is not None:
         return cached
@@ -74,19 +83,18 @@ def _loss_function(model: keras.Model):
     vocab_size = model_vocab_size(model)
     model_ref = weakref.ref(model)  # the cache must not keep the model alive (its key is weak)
 
-    @tf.function(reduce_retracing=True, autograph=False)
-    def batch_loss(x, y, w):
+    def batch_loss(values, x, y, w):
         model = model_ref()
-        if framing == "seq2one":
-            probs = call_model(model, tf.one_hot(x, vocab_size))
-            nats = -tf.math.log(tf.clip_by_value(tf.gather(probs, y, batch_dims=1), 1e-7, 1.0))
-        else:
-            logits = call_model(model, x)
-            nats = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-        return tf.reduce_sum(nats * w), tf.reduce_sum(w)
+        with keras.StatelessScope(state_mapping=list(zip(model.weights, values, strict=True))):
+            if framing == "seq2one":
+                nats = cross_entropy(call_model(model, ops.one_hot(x, vocab_size)), y, from_logits=False)
+            else:
+                nats = cross_entropy(call_model(model, x), y)
+        return ops.sum(nats * w), ops.sum(w)
 
-    _LOSS_FUNCTIONS[model] = batch_loss
-    return batch_loss
+    # Without XLA on TensorFlow, as before: Keras's LSTM in graph mode (XLA made LSTM training slower on CPUs).
+    _LOSS_FUNCTIONS[model] = compiled = compile_function(batch_loss, jit_compile=False)
+    return compiled
 
 
 def _pad_batch(x, y, w, batch_size):
