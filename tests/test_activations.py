@@ -17,9 +17,9 @@ from textgen_helpers.activations import (
 )
 from textgen_helpers.model import build_model
 from textgen_helpers.plots import colored_text_html
-from textgen_helpers.runtime import import_tensorflow, set_seed
+from textgen_helpers.runtime import import_keras, set_seed
 
-tf, keras = import_tensorflow()
+keras = import_keras()
 
 VOCAB_SIZE = 10
 
@@ -85,7 +85,7 @@ def test_the_trace_of_the_books_softmax_model_ends_with_its_prediction():
     ids = np.random.default_rng(2).integers(0, VOCAB_SIZE, 30)
     trace = lstm_trace(model, ids)
     probs = model.predict_on_batch(np.eye(VOCAB_SIZE, dtype="float32")[ids][None])[0]
-    np.testing.assert_allclose(tf.nn.softmax(trace.logits[-1]).numpy(), probs, atol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras.ops.softmax(trace.logits[-1])), probs, atol=1e-6)
 
 
 def test_the_trace_of_a_model_with_a_learned_embedding_is_the_keras_models():

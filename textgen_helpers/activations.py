@@ -4,9 +4,9 @@ After Karpathy, Johnson and Fei-Fei, "Visualizing and Understanding Recurrent Ne
 :func:`lstm_trace` runs a model made by :func:`~textgen_helpers.model.build_model` over a text one
 character at a time, carrying the state from a zero start, and keeps everything the cells compute:
 per layer the cell state ``c``, the output ``h`` and the gates ``i, f, g, o`` (``[T, units]``
-each), and the logits for the next character (``[T, V]``). It runs the LSTM equations itself in
-NumPy from the Keras weights, as :class:`~textgen_helpers.generation.FastGenerator` does in
-TensorFlow, and agrees with ``model(ids)`` (tests/test_activations.py checks it).
+each), and the logits for the next character (``[T, V]``). It runs the step the generator runs,
+:func:`~textgen_helpers.step.lstm_step` (the LSTM equations in ``keras.ops``, compiled for the
+backend), keeping its gates, and agrees with ``model(ids)`` (tests/test_activations.py checks it).
 
 Row ``t`` of a trace is the moment after reading character ``t``, from which the model predicts
 character ``t + 1``. :func:`text_features` describes the text at the same moments, so that
@@ -22,6 +22,7 @@ the colours of HTML).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,14 +31,14 @@ import numpy as np
 import pandas as pd
 
 from .checks import check_scalar
-from .generation import stack_layers
-from .model import is_one_hot_layer
 from .runtime import import_keras
+from .step import compile_function, lstm_step, stack_layers, step_weights, weight_values, zero_state
 
 if TYPE_CHECKING:
     from .bundle import Bundle
 
 keras = import_keras()
+ops = keras.ops
 
 GATES = ("i", "f", "g", "o")  # Keras's order in the kernels: input, forget, candidate (c), output
 STATES = ("c", "h")
@@ -52,6 +53,7 @@ FEATURES = {  # name -> what it measures at row t (after reading character t)
     "position_in_word": "letters of the current word read so far: 0 after a non-letter, 1 after a word's first letter",
 }
 VOWELS = frozenset("aeiouAEIOU")
+TRACE_CHUNK = 256  # characters per compiled call; the state is carried from call to call
 
 
 @dataclass(frozen=True)
@@ -94,31 +96,29 @@ def lstm_trace(model: keras.Model | Bundle, ids: np.ndarray) -> LSTMTrace:
     ``model`` is one made by :func:`~textgen_helpers.model.build_model`, either framing (dropout
     layers are skipped: inference). Returns an :class:`LSTMTrace`: per layer ``[T, units]`` arrays
     of ``c, h, i, f, g, o`` and ``logits [T, V]`` (before the softmax, also for the book's
-    softmax model). Computed in float64 NumPy, stored as float32; under a second per 10,000
-    characters of a 128,128 model on a laptop CPU.
+    softmax model). Computed in float32, as the model computes, in a compiled loop: under a second
+    per 10,000 characters of a 128,128 model on a CPU (0.2 s on two server cores), once the first
+    call has compiled it (one to two seconds).
     """
     if not isinstance(model, keras.Model) and isinstance(getattr(model, "model", None), keras.Model):
         model = model.model  # a Bundle: trace its model
     if not isinstance(model, keras.Model):
         raise ValueError(f"lstm_trace needs a Keras model made by build_model (or a bundle), got {type(model).__name__}")
-    input_layer, lstms, dense = stack_layers(model)
-    vocab_size = int(dense.kernel.shape[-1])
+    layers = stack_layers(model)
+    sizes, vocab_size = [layer.units for layer in layers[1]], int(layers[2].kernel.shape[-1])
     ids = _check_ids(ids, vocab_size)
-    numpy = keras.ops.convert_to_numpy
-    kernel = numpy(lstms[0].cell.kernel).astype(np.float64)
-    if isinstance(input_layer, keras.layers.Embedding) and not is_one_hot_layer(input_layer):
-        kernel = numpy(input_layer.embeddings).astype(np.float64) @ kernel  # a learned embedding, then W
-    x_proj = kernel[ids]  # one-hot @ W is a row lookup: [T, 4u]
-    out = {name: [] for name in (*STATES, *GATES)}
-    for k, layer in enumerate(lstms):
-        if k:
-            x_proj = out["h"][-1].astype(np.float64) @ numpy(layer.cell.kernel).astype(np.float64)
-        bias = numpy(layer.cell.bias).astype(np.float64) if layer.cell.use_bias else 0.0
-        values = _run_layer(x_proj + bias, numpy(layer.cell.recurrent_kernel).astype(np.float64))
-        for name, array in values.items():
-            out[name].append(array)
-    logits = out["h"][-1].astype(np.float64) @ numpy(dense.kernel) + numpy(dense.bias)
-    return LSTMTrace(ids=ids, logits=logits.astype(np.float32), **{name: tuple(arrays) for name, arrays in out.items()})
+    values, state = weight_values(layers), zero_state(sizes, 1)
+    padded = np.zeros(-(-len(ids) // TRACE_CHUNK) * TRACE_CHUNK, np.int32)  # whole chunks: one compiled shape
+    padded[:len(ids)] = ids
+    rows = []
+    for start in range(0, len(padded), TRACE_CHUNK):
+        chunk_rows, state = _trace_chunk()(values, padded[start:start + TRACE_CHUNK], state)
+        rows.append(chunk_rows)
+    rows = np.concatenate([ops.convert_to_numpy(r) for r in rows])[:len(ids)]  # [T, 6 * sum(units) + V]
+    names = (*GATES, *STATES)  # a row holds, layer by layer, i, f, g, o, c, h; then the logits
+    parts = np.split(rows, np.cumsum([units for units in sizes for _ in names]), axis=1)
+    arrays = {name: tuple(parts[len(names) * k + j] for k in range(len(sizes))) for j, name in enumerate(names)}
+    return LSTMTrace(ids=ids, logits=parts[-1], **arrays)
 
 
 def text_features(text: str) -> pd.DataFrame:
@@ -263,23 +263,27 @@ def gate_saturation(trace: LSTMTrace, low: float = 0.1, high: float = 0.9) -> pd
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _run_layer(z_in: np.ndarray, recurrent: np.ndarray) -> dict[str, np.ndarray]:
-    """One LSTM layer over time from a zero state: ``z_in [T, 4u]`` (input projection plus bias)."""
-    steps, units = z_in.shape[0], recurrent.shape[0]
-    out = {name: np.empty((steps, units), np.float32) for name in (*STATES, *GATES)}
-    h, c = np.zeros(units), np.zeros(units)
-    for t in range(steps):
-        z = z_in[t] + h @ recurrent
-        i, f, o = _sigmoid(z[:units]), _sigmoid(z[units:2 * units]), _sigmoid(z[3 * units:])
-        g = np.tanh(z[2 * units:3 * units])
-        c = f * c + i * g
-        h = o * np.tanh(c)
-        out["i"][t], out["f"][t], out["g"][t], out["o"][t], out["c"][t], out["h"][t] = i, f, g, o, c, h
-    return out
+@functools.cache  # one compiled function for every model: the weights are its argument
+def _trace_chunk():
+    return compile_function(_trace_chunk_py)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))  # = 1 / (1 + exp(-x)), without overflow for large -x
+def _trace_chunk_py(values, tokens, state):
+    """``tokens [chunk]`` from ``state`` (batch 1) -> (``[chunk, 6 * sum(units) + V]`` rows, the state after):
+    per character ``i, f, g, o, c, h`` of every layer, bottom first, then the logits."""
+    weights = step_weights(values)
+    steps = ops.shape(tokens)[0]
+    width = sum(6 * ops.shape(h)[1] for h, _ in state) + ops.shape(weights.dense_bias)[0]  # a tensor where not static
+    rows = ops.zeros([steps, width])
+
+    def body(t, carry):
+        state, rows = carry
+        logits, state, gates = lstm_step(weights, tokens[t][None], state, gates=True)
+        row = ops.concatenate([*(x for (h, c), g in zip(state, gates, strict=True) for x in (*g, c, h)), logits], axis=1)
+        return state, ops.slice_update(rows, (t, 0), row)
+
+    state, rows = ops.fori_loop(0, steps, body, (state, rows))
+    return rows, state
 
 
 def _check_ids(ids, vocab_size: int) -> np.ndarray:
