@@ -75,8 +75,10 @@ from .plots import (
     samples_table_html as samples_table_html,
 )
 from .runtime import (
+    choose_backend as choose_backend,
     device_report as device_report,
     fast_mode as fast_mode,
+    import_keras as import_keras,
     import_tensorflow as import_tensorflow,
     set_seed as set_seed,
     setup as setup,
