@@ -4,7 +4,10 @@ import numpy as np
 import pytest
 
 from textgen_helpers.bundle import load_bundle, save_bundle
+from textgen_helpers.runtime import import_keras
 from textgen_helpers.widgets import NextCharExplorer, TemperaturePanel, next_char_probs
+
+keras = import_keras()
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +90,12 @@ def test_length_seed_text_and_comparisons_are_followed(bundle):
     assert all(len(t) == 100 for t in panel.texts)
     panel.compare.value = "0, 1, 1.5"
     assert panel.temperatures == [0.75, 0.0, 1.0, 1.5] and len(panel.columns.children) == 4
-    before = list(panel.texts)
     panel.seed_text.value = "KING RICHARD:\n"
-    assert panel.texts != before and "Skipped" not in panel.status.value
+    # what the generator writes after the new seed (the texts need not differ from the old ones: a model this
+    # briefly trained can write the same text after either seed)
+    assert panel.texts == bundle.generator("KING RICHARD:\n", 100, [0.75, 0.0, 1.0, 1.5], seed=0,
+                                           window=bundle.sample_len)
+    assert "Skipped" not in panel.status.value
 
 
 def test_bad_input_in_the_panel_is_explained_not_raised(bundle):
@@ -119,7 +125,7 @@ def test_the_next_character_explorer_shows_the_model_distribution(bundle):
 def test_next_char_probs_match_the_models_softmax(bundle, trained):
     ids = trained.vocab.encode("To be, or not")
     probs = next_char_probs(bundle.model, ids)
-    logits = bundle.model(ids[None])[0, -1].numpy().astype(np.float64)
+    logits = keras.ops.convert_to_numpy(bundle.model(ids[None]))[0, -1].astype(np.float64)
     expected = np.exp(logits - logits.max())
     np.testing.assert_allclose(probs, expected / expected.sum(), rtol=1e-4)
 

@@ -179,17 +179,18 @@ class NextCharExplorer:
 
 
 def next_char_probs(model, ids) -> np.ndarray:
-    """``[V]`` probabilities of the character after ``ids`` (works for both framings)."""
+    """``[V]`` probabilities of the character after ``ids [T]`` (works for both framings and every backend)."""
     from .model import call_model, model_framing
-    from .runtime import import_tensorflow
+    from .runtime import import_keras
 
-    tf, _ = import_tensorflow()
+    ops = import_keras().ops
     ids = np.asarray(ids, dtype=np.int32)[None, :]
     if model_framing(model) == "seq2one":
         vocab_size = int(model.outputs[0].shape[-1])
-        return call_model(model, tf.one_hot(ids, vocab_size)).numpy()[0].astype(np.float64)
-    logits = call_model(model, ids)[0, -1]
-    return tf.nn.softmax(logits).numpy().astype(np.float64)
+        probs = call_model(model, ops.one_hot(ids, vocab_size))[0]
+    else:
+        probs = ops.softmax(call_model(model, ids)[0, -1])
+    return ops.convert_to_numpy(probs).astype(np.float64)  # not .numpy(): PyTorch refuses it on a tensor autograd tracks
 
 
 def widget_bundle(widget, summary: str) -> dict:
