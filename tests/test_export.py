@@ -15,10 +15,10 @@ from textgen_helpers.model import (
     lstm_layer_sizes,
     model_framing,
 )
-from textgen_helpers.runtime import import_tensorflow
+from textgen_helpers.runtime import import_keras
 from textgen_helpers.vocabulary import Vocabulary
 
-tf, keras = import_tensorflow()
+keras = import_keras()
 
 TEXT = "ROMEO:\nBut soft! what light through yonder window breaks?\n"
 SMALL_VOCAB = Vocabulary.from_text("abcdefgh ijkl\n")
