@@ -140,16 +140,17 @@ def compile_function(function: Callable, *, jit_compile: bool | None = None) -> 
     """``function`` (of backend tensors, written in keras.ops) compiled for the backend Keras runs on.
 
     TensorFlow: ``tf.function``, compiled by XLA when ``jit_compile`` says so (None: where XLA is
-    available, see :func:`xla_compiles`). JAX: ``jax.jit`` (always XLA; ``jit_compile`` is not read).
-    PyTorch: run eagerly under ``torch.no_grad()``. Call it with arrays and tensors only: on
-    TensorFlow a Python number is part of the compiled graph, and a new one compiles it again.
+    available, see :func:`xla_compiles`), traced once for each new set of argument shapes. JAX:
+    ``jax.jit`` (always XLA; ``jit_compile`` is not read). PyTorch: run eagerly under
+    ``torch.no_grad()``. Call it with arrays and tensors: on TensorFlow a Python number is part of
+    the compiled graph, and a new one compiles it again.
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":
         from .runtime import import_tensorflow
 
         tf, _ = import_tensorflow()
-        return tf.function(function, jit_compile=xla_compiles(jit_compile), autograph=False, reduce_retracing=True)
+        return _by_shape(tf.function(function, jit_compile=xla_compiles(jit_compile), autograph=False), tf)
     if backend == "jax":
         import jax
 
@@ -177,6 +178,21 @@ def xla_compiles(jit_compile: bool | None = None) -> bool:
     if backend != "tensorflow":
         return False
     return _xla_available() if jit_compile is None else bool(jit_compile)
+
+
+def _by_shape(function, tf):
+    """Call the ``tf.function`` ``function`` through its concrete function for the arguments' shapes and dtypes
+    (traced on first use of each): that skips tf.function's own argument matching, ~0.3 ms a call, a tenth
+    of the time of a 64-character chunk of the shipped bundle."""
+    concrete = {}
+
+    def call(*args, **kwargs):
+        key = tuple((tuple(x.shape), x.dtype) if hasattr(x, "shape") else x for x in tf.nest.flatten((args, kwargs)))
+        if key not in concrete:
+            concrete[key] = function.get_concrete_function(*args, **kwargs)
+        return concrete[key](*args, **kwargs)
+
+    return call
 
 
 def _as_tensor(value):
