@@ -4,6 +4,7 @@ Each run is a fresh subprocess (tests/scripts/distributed_run.py): logical devic
 must be set before TensorFlow starts, and must not leak into other tests.
 """
 
+import itertools
 import json
 import os
 import shutil
@@ -59,6 +60,29 @@ def test_a_global_batch_that_does_not_split_evenly_is_refused():
 
     with pytest.raises(ValueError, match="batch_size 7 does not split evenly between 2 replicas"):
         distributed_windows(TwoReplicas(), lambda: None, 7)
+
+
+def test_on_one_device_tensorflow_reads_the_window_stream_in_order_with_no_autotuner():
+    # With tf.data's autotuner on (as Keras's own adapter for a PyDataset has it), tearing down the iterator of a
+    # run stopped mid-epoch waited seconds for the autotuner's thread (py-spy: RootDataset::Iterator::~Iterator).
+    from textgen_helpers.distribute import distributed_windows
+    from textgen_helpers.runtime import import_keras
+    from textgen_helpers.windows import window_dataset
+
+    if import_keras().backend.backend() != "tensorflow":
+        pytest.skip("tf.data is TensorFlow's: on the other backends train hands fit the stream itself")
+
+    def make():
+        return window_dataset(np.arange(500, dtype=np.int32) % 7, 10, 4, seed=0, start_step=2)
+
+    dataset = distributed_windows(None, make, 4)
+    assert dataset.options().autotune.enabled is False
+    stream = make()
+    for i, (x, y) in enumerate(itertools.islice(dataset, 5)):
+        np.testing.assert_array_equal(x.numpy(), stream[i][0])
+        np.testing.assert_array_equal(y.numpy(), stream[i][1])
+    first, _ = next(iter(dataset))  # a new iterator starts again from the stream's first batch
+    np.testing.assert_array_equal(first.numpy(), stream[0][0])
 
 
 def test_unknown_strategy_names_and_a_broken_tf_config_are_explained(monkeypatch):

@@ -1,6 +1,17 @@
+import hashlib
+import importlib.util
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+
 import numpy as np
 import pytest
 
+from textgen_helpers.model import build_model
+from textgen_helpers.runtime import import_keras, set_seed
 from textgen_helpers.vocabulary import Vocabulary
 from textgen_helpers.windows import (
     count_windows,
@@ -12,6 +23,8 @@ from textgen_helpers.windows import (
     window_dataset,
     window_starts,
 )
+
+keras = import_keras()
 
 
 @pytest.fixture(scope="module")
@@ -98,38 +111,164 @@ def test_random_onehot_windows_draw_from_the_step_grid(encoded):
         assert start >= 0
 
 
+def reference_batch(ids, sample_len, batch_size, k, *, seed, sample_step=1, framing="seq2seq", vocab_size=None):
+    """Batch k by the rule window_dataset documents, written out here in NumPy."""
+    n_starts = len(range(0, len(ids) - sample_len, sample_step))
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
+    starts = rng.integers(0, n_starts, size=batch_size) * sample_step
+    windows = np.asarray(ids)[starts[:, None] + np.arange(sample_len + 1)]
+    if framing == "seq2seq":
+        return windows[:, :-1], windows[:, 1:]
+    eye = np.eye(vocab_size, dtype=np.float32)
+    return eye[windows[:, :-1]], eye[windows[:, -1]]
+
+
 def test_window_dataset_streams_shifted_integer_windows(encoded):
-    vocab, ids = encoded
-    dataset = window_dataset(ids[:20_000], sample_len=50, batch_size=8, sample_step=3, seed=1)
-    batches = list(dataset.take(2).as_numpy_iterator())
-    (x, y), (x2, _) = batches
-    assert x.shape == y.shape == (8, 50) and x.dtype == np.int32
+    _, ids = encoded
+    stream = window_dataset(ids[:20_000], sample_len=50, batch_size=8, sample_step=3, seed=1)
+    (x, y), (x2, _) = stream[0], stream[1]
+    assert x.shape == y.shape == (8, 50) and x.dtype == y.dtype == np.int32
     np.testing.assert_array_equal(x[:, 1:], y[:, :-1])  # y is x shifted by one character
     assert not np.array_equal(x, x2)
-    grid = np.lib.stride_tricks.sliding_window_view(ids[:20_000], 51)[::3]  # windows starting every 3rd character
-    for row_x, row_y in zip(x, y, strict=True):
-        assert (grid == np.concatenate([row_x, row_y[-1:]])).all(axis=1).any()
+    assert isinstance(stream, keras.utils.PyDataset) and stream.num_batches is None  # endless: fit needs steps_per_epoch
+
+
+def test_every_window_starts_on_the_sample_step_grid(encoded):
+    _, ids = encoded
+    text = ids[:20_000]
+    stream = window_dataset(text, sample_len=50, batch_size=64, sample_step=3, seed=1)
+    for k in range(20):
+        starts = stream.batch_starts(k)
+        assert np.all(starts % 3 == 0) and starts.min() >= 0 and starts.max() + 50 < len(text)
+        x, y = stream[k]
+        np.testing.assert_array_equal(x, text[starts[:, None] + np.arange(50)])
+        np.testing.assert_array_equal(y[:, -1], text[starts + 50])  # the character after the window exists
+    drawn = np.concatenate([stream.batch_starts(k) for k in range(200)])  # 12,800 draws from 6,650 starts
+    assert len(np.unique(drawn)) > 0.8 * stream.n_starts  # uniform draws reach 1 - exp(-12800 / 6650) = 85% of them
+
+
+@pytest.mark.parametrize("framing", ["seq2seq", "seq2one"])
+def test_batch_k_is_the_documented_draw_of_seed_and_k(encoded, framing):
+    vocab, ids = encoded
+    stream = window_dataset(ids[:20_000], 40, 16, framing=framing, vocab_size=len(vocab), sample_step=3, seed=2**63 + 5)
+    for k in (0, 1, 7, 10**12):
+        for got, expected in zip(stream.batch(k), reference_batch(ids[:20_000], 40, 16, k, seed=2**63 + 5, sample_step=3,
+                                                                framing=framing, vocab_size=len(vocab)), strict=True):
+            assert got.dtype == (np.int32 if framing == "seq2seq" else np.float32)
+            np.testing.assert_array_equal(got, expected)
 
 
 def test_window_dataset_batch_k_depends_only_on_the_seed_and_k(encoded):
     _, ids = encoded
-    batches = [x.numpy() for x, _ in window_dataset(ids[:20_000], 20, 4, seed=3).take(5)]
+    stream = window_dataset(ids[:20_000], 20, 4, seed=3)
+    batches = [x for x, _ in itertools.islice(stream, 5)]
     assert not any(np.array_equal(batches[0], b) for b in batches[1:])  # new windows every batch
-    resumed = [x.numpy() for x, _ in window_dataset(ids[:20_000], 20, 4, seed=3, start_step=3).take(2)]
-    np.testing.assert_array_equal(resumed, batches[3:5])  # a resumed stream continues where it stopped
-    other = next(iter(window_dataset(ids[:20_000], 20, 4, seed=4)))[0].numpy()
-    assert not np.array_equal(other, batches[0])
+    np.testing.assert_array_equal(batches, [stream[k][0] for k in range(5)])  # iterating is indexing, in order
+    np.testing.assert_array_equal(batches, [stream[k][0] for k in range(5)])  # and the same again: nothing is used up
+    resumed = window_dataset(ids[:20_000], 20, 4, seed=3, start_step=3)
+    np.testing.assert_array_equal([resumed[i][0] for i in range(2)], batches[3:5])  # a resumed stream continues
+    np.testing.assert_array_equal([x for x, _ in itertools.islice(resumed, 2)], batches[3:5])
+    assert not np.array_equal(window_dataset(ids[:20_000], 20, 4, seed=4)[0][0], batches[0])
+
+
+def test_fit_reads_batch_k_at_step_k_across_epochs(encoded):
+    # A stream handed to fit (as train does on JAX and torch) is read on from epoch to epoch, never restarted,
+    # so a run resumed at start_step sees what the uninterrupted run would have.
+    vocab, ids = encoded
+
+    def fresh_model():
+        set_seed(0)
+        return build_model(len(vocab), "8")
+
+    stream = window_dataset(ids[:20_000], 16, 4, seed=5, start_step=2)
+    fitted = fresh_model()
+    fitted.fit(stream, steps_per_epoch=3, epochs=2, verbose=0, shuffle=False)
+    by_hand = fresh_model()
+    for k in range(2, 8):
+        by_hand.train_on_batch(*window_dataset(ids[:20_000], 16, 4, seed=5)[k])
+    for a, b in zip(fitted.get_weights(), by_hand.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
 
 
 def test_window_dataset_can_stream_the_books_onehot_framing(encoded):
     vocab, ids = encoded
-    x, y = next(iter(window_dataset(ids[:20_000], 40, 4, framing="seq2one", vocab_size=len(vocab))))
-    assert x.shape == (4, 40, 65) and y.shape == (4, 65)
-    assert np.all(x.numpy().sum(axis=2) == 1)
+    x, y = window_dataset(ids[:20_000], 40, 4, framing="seq2one", vocab_size=len(vocab))[0]
+    assert x.shape == (4, 40, 65) and y.shape == (4, 65) and x.dtype == y.dtype == np.float32
+    assert np.all(x.sum(axis=2) == 1) and np.all(y.sum(axis=1) == 1)
     with pytest.raises(ValueError, match="needs vocab_size"):
         window_dataset(ids, 40, 4, framing="seq2one")
     with pytest.raises(ValueError, match="framing must be one of"):
         window_dataset(ids, 40, 4, framing="seq2many")
+    with pytest.raises(ValueError, match=r"ids must lie in \[0, 10\)"):
+        window_dataset(ids, 40, 4, framing="seq2one", vocab_size=10)
+
+
+@pytest.mark.parametrize("bad, match", [(np.zeros((10, 10), dtype=np.int32), "1-D array"),
+                                        (np.linspace(0, 1, 100), "integer character ids"),
+                                        (np.arange(100) - 1, r"ids must lie in \[0, \.\.\.\)")])
+def test_window_dataset_refuses_what_is_not_encoded_text(bad, match):
+    with pytest.raises(ValueError, match=match):
+        window_dataset(bad, 5, 4)
+
+
+def test_a_stream_index_must_be_a_count_from_start_step():
+    stream = window_dataset(np.arange(100) % 7, 5, 4, start_step=3)
+    with pytest.raises(ValueError, match=r"index must be >= 0, got -1; stream\[i\] is batch start_step \+ i"):
+        stream[-1]
+    assert "seed 0, from batch 3" in repr(stream)
+
+
+WINDOWS_CHILD = """
+import hashlib, json, sys
+import numpy as np
+from textgen_helpers.windows import window_dataset
+ids = (np.arange(30_000, dtype=np.int64) * 7919 % 65).astype(np.int32)
+digest = hashlib.sha256()
+for framing in ("seq2seq", "seq2one"):
+    stream = window_dataset(ids, 60, 32, framing=framing, vocab_size=65, sample_step=3, seed=12345, start_step=4)
+    for i in range(6):
+        for array in stream[i]:
+            digest.update(array.tobytes())
+import keras
+print(json.dumps({"backend": keras.backend.backend(), "sha256": digest.hexdigest(),
+                  "tensorflow_imported": "tensorflow" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_the_same_seed_gives_the_same_windows_on_every_backend(backend):
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed")
+    done = subprocess.run([sys.executable, "-c", WINDOWS_CHILD], capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    ids = (np.arange(30_000, dtype=np.int64) * 7919 % 65).astype(np.int32)
+    digest = hashlib.sha256()
+    for framing in ("seq2seq", "seq2one"):
+        for k in range(4, 10):
+            for array in reference_batch(ids, 60, 32, k, seed=12345, sample_step=3, framing=framing, vocab_size=65):
+                digest.update(np.ascontiguousarray(array, dtype=np.int32 if framing == "seq2seq" else np.float32)
+                              .tobytes())
+    assert child["backend"] == backend and child["sha256"] == digest.hexdigest()
+    assert child["tensorflow_imported"] == (backend == "tensorflow")  # the stream itself never imports TensorFlow
+
+
+def test_the_stream_stores_no_window_a_5_mb_corpus_takes_well_under_100_mb():
+    ids = np.random.default_rng(0).integers(0, 65, size=5_000_000).astype(np.int32)  # as vocab.encode gives
+    tracemalloc.start()
+    try:
+        for framing in ("seq2seq", "seq2one"):
+            stream = window_dataset(ids, 100, 128, framing=framing, vocab_size=65, sample_step=3)
+            for k in range(20):
+                stream[k]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert np.shares_memory(stream.ids, ids)  # the text is kept as given, not copied
+    # One seq2one batch is 128 x 100 x 65 float32 (3.3 MB); every window of the grid would be 6.5 GB.
+    assert peak < 20e6, f"peak {peak / 1e6:.1f} MB"
 
 
 def test_seq2seq_validation_windows_count_every_character_once():
@@ -163,12 +302,3 @@ def test_seq2one_validation_windows_predict_the_next_character():
 def test_only_sequence_to_one_validation_is_subsampled():
     with pytest.raises(ValueError, match="max_windows applies to framing='seq2one'"):
         validation_windows(np.arange(500, dtype=np.int32), 40, framing="seq2seq", max_windows=3)
-
-
-def test_the_window_stream_runs_no_autotuner():
-    # With tf.data's autotuner on, tearing down an iterator of a run stopped mid-epoch waited seconds for
-    # the autotuner's thread (seen with py-spy: RootDataset::Iterator::~Iterator); fixed buffers need none.
-    ds = window_dataset(np.arange(500, dtype=np.int32) % 7, 10, 4, framing="seq2seq", seed=0)
-    assert ds.options().autotune.enabled is False
-    x, y = next(iter(ds))
-    assert x.shape == (4, 10) and np.array_equal(x[:, 1:], y[:, :-1])

@@ -109,18 +109,32 @@ def check_model_in_scope(model, strategy) -> None:
 
 
 def distributed_windows(strategy, make_dataset: Callable, global_batch: int):
-    """Split every global batch of ``make_dataset()`` between the replicas, in replica order.
+    """The window stream of ``make_dataset()`` (a :class:`~textgen_helpers.windows.WindowStream`)
+    as TensorFlow's input pipeline: a ``tf.data.Dataset`` of its batches for ``strategy=None``, and
+    under a strategy every global batch split between the replicas, in replica order.
 
     Each worker builds the same stream of global batches (batch ``k`` depends only on the seed and
     ``k``) and hands its replicas their slices of it, so the replicas together see each global
-    batch exactly once, as one device would.
+    batch exactly once, as one device would. Two batches are cut ahead, with ``tf.data``'s
+    autotuner off: with it, a run stopped mid-epoch could wait seconds for its thread at the end.
     """
-    replicas = strategy.num_replicas_in_sync
-    if global_batch % replicas:
-        raise ValueError(f"batch_size {global_batch} does not split evenly between {replicas} replicas; use a "
-                         f"multiple of {replicas}, such as {replicas * max(1, round(global_batch / replicas))}")
+    if strategy is not None:
+        replicas = strategy.num_replicas_in_sync
+        if global_batch % replicas:
+            raise ValueError(f"batch_size {global_batch} does not split evenly between {replicas} replicas; use a "
+                             f"multiple of {replicas}, such as {replicas * max(1, round(global_batch / replicas))}")
 
     tf = _tf()
+    options = tf.data.Options()
+    options.autotune.enabled = False
+
+    def batches():
+        stream = make_dataset()
+        spec = tuple(tf.TensorSpec(a.shape, a.dtype) for a in stream[0])  # pure: costs one batch, changes nothing
+        return tf.data.Dataset.from_generator(lambda: iter(stream), output_signature=spec).prefetch(2)
+
+    if strategy is None:
+        return batches().with_options(options)
 
     def per_worker(context):
         local = context.num_replicas_in_sync // context.num_input_pipelines
@@ -131,7 +145,7 @@ def distributed_windows(strategy, make_dataset: Callable, global_batch: int):
             cut = lambda a: tf.reshape(a[first:first + local * per_replica], [local, per_replica, *a.shape[1:]])  # noqa: E731
             return tf.data.Dataset.from_tensor_slices((cut(x), cut(y)))
 
-        return make_dataset().flat_map(slices)
+        return batches().flat_map(slices).with_options(options)
 
     return strategy.distribute_datasets_from_function(per_worker)
 

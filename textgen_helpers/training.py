@@ -1,7 +1,7 @@
 """Training: one ``fit`` with the callbacks a reader wants to watch.
 
 ``train(model, vocab, text, epochs=20)`` holds out the text's tail for validation, streams random
-training windows with ``tf.data``, and after every epoch
+training windows (:func:`~textgen_helpers.windows.window_dataset`, on every backend), and after every epoch
 
 * measures the loss on the held-out tail and, by the same rule, on as much training text
   (nats and bits per character; see :func:`~textgen_helpers.evaluation.evaluate_loss`),
@@ -245,7 +245,11 @@ def train(
                               vocab_size=len(vocab), sample_step=config.sample_step, seed=config.seed,
                               start_step=initial_epoch * config.steps_per_epoch)
 
-    dataset = windows() if strategy is None else distributed_windows(strategy, windows, config.batch_size)
+    # On TensorFlow, fit reads the stream through tf.data with fixed buffers (distributed_windows); handed the
+    # stream itself, Keras would prefetch it with tf.data's autotuner, which can hold a stopped run's end for seconds.
+    on_tensorflow = keras.backend.backend() == "tensorflow"
+    dataset = (distributed_windows(strategy, windows, config.batch_size) if on_tensorflow or strategy is not None
+               else windows())
     probe_ids = train_ids[-len(val_ids):]  # as much training text as validation text, scored the same way
     reporter = _EpochReporter(run, probe_ids, val_ids, on_epoch_end, verbose, epochs)
     all_callbacks = [reporter]
@@ -300,7 +304,7 @@ def _fit_multi_worker(model, strategy, dataset, make_windows, *, epochs, initial
     (an all-reduce of the flag), since a worker that ran one step more would wait for the others forever.
     """
     tf, _ = import_tensorflow()
-    x, y = next(iter(make_windows().take(1)))
+    x, y = make_windows()[0]  # one batch (NumPy), to build with
     with strategy.scope():  # variables must exist before the first step: none may be made inside strategy.run
         model.optimizer.build(model.trainable_variables)
         model.compute_loss(x[:1], y[:1], model(x[:1], training=False))  # builds the compiled loss and its tracker

@@ -8,7 +8,8 @@ Two framings of the same idea, next-character prediction:
 * **sequence-to-sequence** (ours): integer windows ``[N, T]`` whose targets are the same windows
   shifted by one, ``[N, T]``: every position predicts its next character, so one window gives
   ``T`` training targets instead of one. :func:`window_dataset` streams them from the one integer
-  array with ``tf.data``; no window is ever stored.
+  array, batch by batch in NumPy, as a ``keras.utils.PyDataset`` that ``fit`` reads on every Keras
+  backend; no window is ever stored.
 
 The validation text is a contiguous tail of the corpus (:func:`split_train_validation`), so no
 validation window overlaps the training text. (The original example's ``validation_split`` held out
@@ -21,10 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .checks import check_scalar, seed_key
+from .checks import check_scalar, check_seed
+from .runtime import import_keras
 
 FRAMINGS = ("seq2one", "seq2seq")
 ONEHOT_LIMIT_BYTES = 2_000_000_000  # refuse one-hot arrays above this unless asked (2 GB)
+
+keras = import_keras()
 
 
 @dataclass(frozen=True)
@@ -159,49 +163,81 @@ def window_dataset(
     sample_step: int = 1,
     seed: int = 0,
     start_step: int = 0,
-):
-    """An endless, batched, prefetched ``tf.data.Dataset`` of random windows.
+) -> WindowStream:
+    """An endless stream of random training windows, cut from the one integer array batch by batch.
 
-    Built from the one integer array: each batch gathers its windows on the fly.
+    A :class:`WindowStream` (a ``keras.utils.PyDataset``) that ``fit`` reads on every backend;
+    ``stream[i]`` is batch ``start_step + i``, as NumPy arrays:
 
     * ``framing="seq2seq"``: ``(x [B, T] int32, y [B, T] int32)``, y is x shifted by one.
     * ``framing="seq2one"``: ``(x [B, T, V] float32 one-hot, y [B, V] float32 one-hot)``, the
       book's framing without ever materialising it; needs ``vocab_size``.
 
     Windows start on the ``sample_step`` grid; use ``steps_per_epoch`` in ``fit`` to set the epoch.
-    Batch ``k`` of the stream is a pure function of ``(seed, k)``: the dataset made with
-    ``start_step=k`` yields exactly what the one made with ``start_step=0`` yields from its
-    ``k``-th batch on, so a resumed run sees the same data as one never interrupted.
+    Batch ``k`` is a pure function of ``(seed, k)``, the same on every backend: its windows are
+    drawn by ``np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))`` (see
+    :meth:`WindowStream.batch_starts`). So the stream made with ``start_step=k`` yields exactly what
+    the one made with ``start_step=0`` yields from its ``k``-th batch on, and a resumed run sees the
+    same data as one never interrupted. No window is stored: the stream holds the ids as int32.
     """
-    from .runtime import import_tensorflow
+    return WindowStream(ids, sample_len, batch_size, framing=framing, vocab_size=vocab_size,
+                        sample_step=sample_step, seed=seed, start_step=start_step)
 
-    tf, _ = import_tensorflow()
-    _check_framing(framing)
-    check_batch_size(batch_size)
-    start_step = check_scalar(start_step, "start_step", int, min_value=0)
-    if framing == "seq2one" and not vocab_size:
-        raise ValueError("framing='seq2one' needs vocab_size for its one-hot inputs")
-    n_starts = len(window_starts(len(ids), sample_len, sample_step))
-    text = tf.constant(np.asarray(ids, dtype=np.int32))
-    offsets = tf.range(sample_len + 1)
-    seed64 = tf.constant(seed_key(seed), tf.int64)  # checks the seed; 32 bits that depend on all 64
 
-    def gather(step):
-        picks = tf.random.stateless_uniform([batch_size], seed=tf.stack([seed64, step]), minval=0, maxval=n_starts,
-                                            dtype=tf.int64)
-        starts = tf.cast(picks, tf.int32) * sample_step
-        windows = tf.gather(text, starts[:, None] + offsets[None, :])
-        if framing == "seq2seq":
-            return windows[:, :-1], windows[:, 1:]
-        return tf.one_hot(windows[:, :-1], vocab_size), tf.one_hot(windows[:, -1], vocab_size)
+class WindowStream(keras.utils.PyDataset):
+    """Random training windows of one integer text, ``stream[i]`` = batch ``start_step + i``; see :func:`window_dataset`.
 
-    steps = tf.data.Dataset.range(start_step, np.iinfo(np.int64).max)
-    # Fixed buffers, autotuning off: gathering a batch takes far less time than a training step, so
-    # two in flight keep the model fed, and an iterator without the autotuner's thread is torn down
-    # at once (with it, a run stopped mid-epoch could wait seconds for that thread at its end).
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return (steps.map(gather, num_parallel_calls=2, deterministic=True).prefetch(2)).with_options(options)
+    Endless (``num_batches`` is None): ``fit`` needs ``steps_per_epoch`` and reads on from one
+    epoch to the next without starting again. ``iter(stream)`` yields batch ``start_step``, then
+    the next, for ever.
+    """
+
+    def __init__(self, ids: np.ndarray, sample_len: int, batch_size: int, *, framing: str = "seq2seq",
+                 vocab_size: int | None = None, sample_step: int = 1, seed: int = 0, start_step: int = 0):
+        # One worker, no queue: cutting a batch takes about 50 us, a 128,128 training step about 150 ms
+        # (bench/window_stream.py; Keras's thread pool, workers=2, trained no faster). On TensorFlow,
+        # train hands fit this stream through tf.data with two batches ahead (distribute.distributed_windows).
+        super().__init__(workers=1, use_multiprocessing=False)
+        _check_framing(framing)
+        self.sample_len, self.sample_step = check_window_args(sample_len, sample_step)
+        self.batch_size = check_batch_size(batch_size)
+        self.start_step = check_scalar(start_step, "start_step", int, min_value=0)
+        self.seed = check_seed(seed)
+        self.framing = framing
+        self.vocab_size = check_scalar(vocab_size, "vocab_size", int, min_value=1, allow_none=True)
+        if framing == "seq2one" and self.vocab_size is None:
+            raise ValueError("framing='seq2one' needs vocab_size for its one-hot inputs")
+        self.ids = _check_ids(ids, self.vocab_size)
+        self.n_starts = len(window_starts(len(self.ids), self.sample_len, self.sample_step))
+        self._offsets = np.arange(self.sample_len + 1)
+        self._one_hot = None if framing == "seq2seq" else np.eye(self.vocab_size, dtype=np.float32)
+
+    @property
+    def num_batches(self) -> None:
+        return None  # endless
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        index = check_scalar(index, "index", int, min_value=0,
+                             hint="stream[i] is batch start_step + i; make the stream with start_step to go back")
+        return self.batch(self.start_step + index)
+
+    def batch(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Batch ``k`` of the stream, counted from its very start (not from ``start_step``): ``(x, y)``."""
+        windows = self.ids[self.batch_starts(k)[:, None] + self._offsets]  # [B, T + 1]
+        if self._one_hot is None:
+            return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])
+        return self._one_hot[windows[:, :-1]], self._one_hot[windows[:, -1]]
+
+    def batch_starts(self, k: int) -> np.ndarray:
+        """Where batch ``k``'s windows start in the text, ``[B]`` int64: ``sample_step`` times
+        ``batch_size`` draws from ``[0, n_starts)`` of ``default_rng(SeedSequence(seed, spawn_key=(k,)))``."""
+        k = check_scalar(k, "k", int, min_value=0)
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(k,)))
+        return rng.integers(0, self.n_starts, size=self.batch_size, dtype=np.int64) * self.sample_step
+
+    def __repr__(self) -> str:
+        return (f"WindowStream({self.framing}, {self.batch_size} windows of {self.sample_len} a batch, drawn from "
+                f"{self.n_starts:,} starts every {self.sample_step}, seed {self.seed}, from batch {self.start_step})")
 
 
 def validation_windows(
@@ -265,6 +301,19 @@ def check_batch_size(batch_size: int) -> int:
 def _check_framing(framing: str) -> None:
     if framing not in FRAMINGS:
         raise ValueError(f"framing must be one of {FRAMINGS}, got {framing!r}")
+
+
+def _check_ids(ids, vocab_size: int | None) -> np.ndarray:
+    """Encoded text as a 1-D int32 array (no copy if it is one), its ids in ``[0, vocab_size)`` when given."""
+    array = np.asarray(ids)
+    if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
+        raise ValueError(f"ids must be a 1-D array of integer character ids, got {array.dtype} of shape "
+                         f"{array.shape}; encode the text first (vocab.encode(text))")
+    if array.size and (array.min() < 0 or (vocab_size is not None and array.max() >= vocab_size)):
+        bound = f"[0, {vocab_size})" if vocab_size is not None else "[0, ...)"
+        raise ValueError(f"ids must lie in {bound}, got ids from {array.min()} to {array.max()}; pass "
+                         f"vocab_size=len(vocab) of the vocabulary that encoded them")
+    return np.ascontiguousarray(array, dtype=np.int32)
 
 
 def check_fraction(fraction: float) -> float:
