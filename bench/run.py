@@ -493,15 +493,16 @@ def _matmul_only_ms(model, repeats: int) -> dict:
 MEMORY_CHILD = r"""
 import json, os, sys
 sys.path.insert(0, {root!r})
-from textgen_helpers.runtime import import_tensorflow
-tf, keras = import_tensorflow()
+from textgen_helpers.runtime import import_keras
+keras = import_keras()
 import numpy as np
 from textgen_helpers import Vocabulary, load_corpus, onehot_windows, window_dataset, estimate_onehot_memory, count_windows
 text = load_corpus("shakespeare").text
 text = (text * (5_000_000 // len(text) + 1))[:5_000_000]
 vocab = Vocabulary.from_text(text)
-for x, y in window_dataset(np.arange(1000, dtype=np.int32) % len(vocab), 100, 128).take(2):
-    pass  # start TensorFlow's runtime first: its own memory is not the windows'
+warm = window_dataset(np.arange(1000, dtype=np.int32) % len(vocab), 100, 128)
+for k in range(2):
+    x, y = warm[k]  # start the backend's runtime first: its own memory is not the windows'
 def status_mb(field):
     with open("/proc/self/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith(field)) / 1e3
@@ -511,8 +512,9 @@ with open("/proc/self/clear_refs", "w") as f:
 result = {{"chars": len(text)}}
 if {which!r} == "integer":
     ids = vocab.encode(text)
-    for x, y in window_dataset(ids, 100, 128).take(20):
-        pass
+    stream = window_dataset(ids, 100, 128)
+    for k in range(20):
+        x, y = stream[k]
 else:
     try:
         ids = vocab.encode(text)

@@ -6,12 +6,12 @@ import pytest
 from textgen_helpers.checkpoints import Checkpoint
 from textgen_helpers.evaluation import evaluate_loss
 from textgen_helpers.model import build_model
-from textgen_helpers.runtime import import_tensorflow, set_seed
+from textgen_helpers.runtime import import_keras, set_seed
 from textgen_helpers.training import TrainingConfig, train
 from textgen_helpers.vocabulary import Vocabulary
 from textgen_helpers.windows import split_train_validation
 
-tf, keras = import_tensorflow()
+keras = import_keras()
 
 QUICK = dict(sample_len=30, batch_size=32, examples_per_epoch=32 * 6, display_length=20)
 
@@ -283,7 +283,7 @@ def test_evaluate_loss_is_the_mean_negative_log_probability_of_each_next_charact
     set_seed(0)
     model = build_model(len(vocab), "8")
     ids = vocab.encode("First Citizen:\nBefore we proceed any further, hear me speak.\n")
-    logits = model(ids[None, :-1], training=False).numpy()[0]  # the first window sees every target from a zero state
+    logits = keras.ops.convert_to_numpy(model(ids[None, :-1], training=False))[0]  # the first window sees every target from a zero state
     log_probs = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
     by_hand = -log_probs[np.arange(len(ids) - 1), ids[1:]].mean()
     # One window covers the whole text, and the stateful reading of one stream is the same sum.

@@ -158,7 +158,26 @@ def set_seed(seed: int = 0) -> None:
 
     keras = import_keras()
     seed = check_seed(seed)
-    keras.utils.set_random_seed(seed if seed < 2**32 else seed_key(seed))
+    seed = seed if seed < 2**32 else seed_key(seed)
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+        keras.utils.set_random_seed(seed)
+        return
+    # keras.utils.set_random_seed without its last step, which imports TensorFlow (if installed) to seed it.
+    import random
+
+    import numpy as np
+    from keras.src.backend.common import global_state
+    from keras.src.random import seed_generator
+    from keras.src.utils.rng_utils import GLOBAL_RANDOM_SEED
+
+    global_state.set_global_attribute(GLOBAL_RANDOM_SEED, seed)
+    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
+    random.seed(seed)
+    np.random.seed(seed)
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.manual_seed(seed)
 
 
 def fast_mode() -> bool:
