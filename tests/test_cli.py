@@ -512,7 +512,8 @@ def test_export_tfjs_into_a_folder_that_is_not_an_export_exits_1_and_touches_not
 def test_training_without_a_save_path_says_first_that_nothing_is_kept(small_corpus):
     result = run_textgen("train", small_corpus, *QUICK_TRAIN)
     assert result.returncode == 0, result.stderr
-    first = result.stderr.splitlines()[0]
+    first = result.stdout.splitlines()[0]  # the run's first line: where it runs, and that it keeps nothing
+    assert first.startswith("textgen train on TensorFlow ")
     assert "no --save-path" in first and "nothing is kept" in first and "add --save-path FOLDER" in first
 
 
