@@ -27,7 +27,9 @@ def test_a_bundle_holds_the_model_the_vocabulary_and_the_settings(bundle_dir, tr
     assert config["sample_len"] == 40 and config["vocab_size"] == 65
     assert config["corpus"]["name"] == "shakespeare"
     assert config["corpus"]["sha256"] == "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
-    assert set(config["versions"]) >= {"textgen_helpers", "tensorflow", "keras"}
+    backend = keras.backend.backend()
+    assert set(config["versions"]) >= {"textgen_helpers", "keras", "backend", backend}
+    assert config["versions"]["backend"] == backend
     assert [row["epoch"] for row in config["history"]] == [1, 2, 3]
     assert config["training"]["batch_size"] == 64 and config["seed_text"] == trained.seed_text
 
