@@ -17,7 +17,8 @@
 #                   five minutes of training, generation, notebook 6 if nbconvert is there (about 9 minutes)
 #   make wheelhouse  the wheels such a machine may lack (Keras, pandas, ...; at most 64 MiB) into wheelhouse/ and
 #                    the corpus into data/cache/, to carry to it (the commands there: bench/gpu.py's docstring)
-#   make pin-colab  point every notebook's Colab install line at the tag v<version> of pyproject.toml (a release)
+#   make pin-colab  point every notebook's Colab install line and badge at the tag v<version> of pyproject.toml (a release;
+#                   python tools/pin_colab.py main follows main again)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

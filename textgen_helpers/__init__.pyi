@@ -12,6 +12,10 @@ from .activations import (
     surprise_bits as surprise_bits,
     text_features as text_features,
 )
+from .book import (
+    load_book_run as load_book_run,
+    load_book_table as load_book_table,
+)
 from .bundle import (
     Bundle as Bundle,
     BundleError as BundleError,

@@ -1,0 +1,96 @@
+"""What a room of readers meets in the notebooks: a main path short enough to read along, an opening
+that says what, how long and what you need, exercises with a hint and a solution folded away, a Colab
+set-up cell that installs from one named place and agrees with the badge, and no warning or
+traceback in the stored outputs."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from notebook_words import MAX_WORDS, main_path_words  # noqa: E402
+from pin_colab import REPOSITORY  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+OPENING_LABELS = ("**What you will do:**", "**How long:**", "**What you need:**")
+TEXTGEN_LINE = re.compile(r'^TEXTGEN = "' + re.escape(REPOSITORY) + r'@([A-Za-z0-9._/-]+)"', re.MULTILINE)
+BADGE = re.compile(r"colab\.research\.google\.com/github/textgen-workshop/textgen/blob/([^/]+)/notebooks/([^)\s]+)\)")
+
+
+def _cells(path: Path) -> list[dict]:
+    return json.loads(path.read_text("utf-8"))["cells"]
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_main_path_is_short_enough_to_read_along(path):
+    words = main_path_words(path)
+    assert words <= MAX_WORDS, (f"{path.name}: {words:,} words of prose before '## Going further', over {MAX_WORDS:,}; "
+                                f"move the deeper material below that heading (python tools/notebook_words.py)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_opening_says_what_how_long_and_what_you_need(path):
+    title = _source(_cells(path)[0])
+    missing = [label for label in OPENING_LABELS if label not in title]
+    assert not missing, f"{path.name}: its first cell lacks {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_exercise_has_a_hint_and_a_solution_folded_away(path):
+    cells = [_source(c) for c in _cells(path) if c["cell_type"] == "markdown"]
+    exercises = next((s for s in cells if re.search(r"^## Exercises", s, re.MULTILINE)), None)
+    assert exercises is not None, f"{path.name} has no '## Exercises' section"
+    body = exercises[re.search(r"^## Exercises", exercises, re.MULTILINE).end():]
+    items = re.findall(r"^\d+\. ", body, re.MULTILINE)
+    hints = re.findall(r"<details>\s*<summary>Hint</summary>", body)
+    solutions = re.findall(r"<details>\s*<summary>Solution</summary>", body)
+    assert items, f"{path.name}: its Exercises section has no numbered exercise"
+    assert len(hints) == len(solutions) == len(items), (
+        f"{path.name}: {len(items)} exercises, {len(hints)} hints and {len(solutions)} solutions in <details>")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_colab_cell_installs_from_one_place_that_the_badge_agrees_with(path):
+    cells = _cells(path)
+    setup = _source(next(c for c in cells if c["cell_type"] == "code"))
+    refs = TEXTGEN_LINE.findall(setup)
+    assert len(refs) == 1, f"{path.name}: its set-up cell must name the package's source once, as TEXTGEN = \"...\""
+    assert re.search(r'^if "google\.colab" in sys\.modules:.*\n    %pip install --quiet "textgen-helpers\[colab\] @ '
+                     r'\{TEXTGEN\}"$', setup, re.MULTILINE), f"{path.name}: the install line is not the guarded one"
+    assert setup.count("git+") == 1, f"{path.name}: the set-up cell names a git source besides TEXTGEN"
+    badges = BADGE.findall(_source(cells[0]))
+    assert badges == [(refs[0], path.name)], f"{path.name}: its badge opens {badges}, its set-up installs @{refs[0]}"
+
+
+def test_every_notebook_has_the_same_set_up_cell():
+    setups = {_source(next(c for c in _cells(p) if c["cell_type"] == "code")) for p in NOTEBOOKS}
+    assert len(setups) == 1, "the notebooks' set-up cells differ; keep one shape (tools/pin_colab.py edits them all)"
+
+
+def test_the_colab_extra_names_a_keras_new_enough_and_ipywidgets():
+    import tomllib
+
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["colab"]
+    assert "keras>=3.14" in extra and any(r.startswith("ipywidgets") for r in extra), extra
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_stored_output_shows_a_warning_or_a_traceback(path):
+    for number, cell in enumerate(_cells(path)):
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", f"{path.name}, cell {number}: a stored traceback"
+            text = "".join(output.get("text", "")) if output["output_type"] == "stream" else ""
+            assert not (output["output_type"] == "stream" and output["name"] == "stderr" and text.strip()), (
+                f"{path.name}, cell {number} printed to stderr: {text[:200]!r}")
+            plain = "".join(output.get("data", {}).get("text/plain", "")) + text
+            assert not re.search(r"\b\w*Warning\b:|Traceback \(most recent call last\)", plain), (
+                f"{path.name}, cell {number}: {plain[:200]!r}")
