@@ -77,6 +77,7 @@ from .plots import (
     plot_next_char_panels as plot_next_char_panels,
     plot_strategies as plot_strategies,
     samples_table_html as samples_table_html,
+    table_10_1_html as table_10_1_html,
 )
 from .runtime import (
     choose_backend as choose_backend,

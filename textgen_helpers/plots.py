@@ -63,7 +63,8 @@ def plot_history(history: pd.DataFrame, ax=None, *, title: str = "Training and v
     bits = ax.secondary_yaxis("right", functions=(lambda n: n / LN2, lambda b: b * LN2))
     bits.set_ylabel("bits per character")
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", fontsize="small")
+    # Under the axes, where no curve can run into it; the xlabel above it is given room by its offset.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="small", frameon=False)
     return ax
 
 
@@ -109,6 +110,49 @@ def samples_table_html(table: pd.DataFrame, width: int = 60):
 
     shown = table.map(lambda s: _visible(s[:width]))
     return HTML(shown.to_html(escape=True).replace("<td>", '<td style="font-family: monospace; text-align: left">'))
+
+
+def table_10_1_html(book: dict, history: pd.DataFrame, samples: pd.DataFrame, *, true_continuation: str | None = None,
+                    label: str = "textgen"):
+    """The book's Table 10.1 beside a run of ours, row by row.
+
+    ``book`` is :func:`~textgen_helpers.book.load_book_table`'s; ``history`` has ``epoch`` and
+    ``val_loss`` (nats per character) and ``samples`` has ``epoch``, ``temperature`` and ``text``, as
+    a :class:`~textgen_helpers.training.TrainingRun` or :func:`~textgen_helpers.book.load_book_run`
+    holds them. For each of the book's epochs: the book's row, then ours at the same epoch (marked
+    "not trained" where the run stopped earlier). The seed text and the true continuation each take
+    a full-width row. Line breaks show as ``⏎``.
+    """
+    from IPython.display import HTML
+
+    temperatures = [float(t) for t in book["temperatures"]]
+    cell = 'style="font-family: monospace; text-align: left; vertical-align: top; white-space: pre-wrap; ' \
+           'word-break: break-all; font-size: 85%"'
+    wide = f'<td colspan="{len(temperatures) + 1}" {cell}>'
+    head = "".join(f"<th>T = {t:g}</th>" for t in temperatures)
+    rows = [f"<tr><th></th><th>validation loss (nats/char)</th>{head}</tr>",
+            f"<tr><th>seed text</th>{wide}{_shown(book['seed_text'])}</td></tr>",
+            f"<tr><th>true continuation</th>{wide}"
+            f"{_shown(true_continuation or book['true_continuation'])}</td></tr>"]
+    losses = dict(zip(history["epoch"].astype(int), history["val_loss"], strict=True)) if len(history) else {}
+    texts = {(int(e), float(t)): s for e, t, s in samples[["epoch", "temperature", "text"]].itertuples(index=False)}
+    for row in book["rows"]:
+        epoch = int(row["epoch"])
+        book_cells = "".join(f"<td {cell}>{_shown(row['samples'][f'T = {t:g}'])}</td>" for t in temperatures)
+        rows.append(f"<tr><th>epoch {epoch}, the book</th><td>{row['book_val_loss_nats']:.2f}</td>{book_cells}</tr>")
+        if epoch in losses:
+            ours = "".join(f"<td {cell}>{_shown(texts.get((epoch, t), ''))}</td>" for t in temperatures)
+            rows.append(f"<tr><th>epoch {epoch}, {_shown(label)}</th><td>{losses[epoch]:.2f}</td>{ours}</tr>")
+        else:
+            rows.append(f"<tr><th>epoch {epoch}, {_shown(label)}</th>{wide}not trained this far</td></tr>")
+    return HTML(f'<table class="dataframe">{"".join(rows)}</table>')
+
+
+def _shown(text: str) -> str:
+    """Text for an HTML cell that keeps its line breaks, each marked ``⏎``."""
+    from html import escape
+
+    return escape(text.replace("\n", "⏎\n"))
 
 
 def draw_generation_loop(window: str = "To be, or not to b", probs: dict[str, float] | None = None, ax=None):
