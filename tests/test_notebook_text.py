@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
+from notebook_times import phrase, readme_rows  # noqa: E402
 from notebook_words import MAX_WORDS, main_path_words  # noqa: E402
 from pin_colab import REPOSITORY  # noqa: E402
 
@@ -42,6 +43,16 @@ def test_the_opening_says_what_how_long_and_what_you_need(path):
     title = _source(_cells(path)[0])
     missing = [label for label in OPENING_LABELS if label not in title]
     assert not missing, f"{path.name}: its first cell lacks {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_how_long_is_what_the_stored_run_took_in_the_notebook_and_the_readme(path):
+    measured = phrase(path)
+    assert f"**How long:** {measured} on two CPU cores" in _source(_cells(path)[0]), (
+        f"{path.name}: its cells took {measured} when it was last run; python tools/notebook_times.py --write")
+    assert readme_rows().get(path.name) == measured, (
+        f"README.md's table says {readme_rows().get(path.name)!r} for {path.name}; its cells took {measured} "
+        f"(python tools/notebook_times.py --write)")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                     "load_average_after": round(os.getloadavg()[0], 2)},
         "versions": config.get("versions", {}),
         "wall_seconds": round(wall_seconds, 1),
-        "settings": config["training"],
+        "settings": {k: v for k, v in config["training"].items() if k != "command"},  # its --save-path was temporary
         "vocab_size": config.get("vocab_size"),
         "history": history,
         "samples": [{"epoch": s["epoch"], "temperature": s["temperature"], "text": s["text"]} for s in state["samples"]],

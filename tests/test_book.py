@@ -1,0 +1,76 @@
+"""The book's Table 10.1 and textgen's stored run of the book's settings (data/book/), and the table
+that sets them side by side."""
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+import textgen_helpers as tg
+from textgen_helpers.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK_FLAGS = {"lstm_layer_size": [128, 128], "framing": "seq2one", "sample_len": 60, "sample_step": 3,
+              "examples_per_epoch": 10_000, "batch_size": 128, "learning_rate": 0.01}
+
+
+def test_the_book_table_has_every_sample_of_every_row():
+    book = tg.load_book_table()
+    assert [row["epoch"] for row in book["rows"]] == [5, 25, 50, 100, 120]
+    for row in book["rows"]:
+        assert set(row["samples"]) == {f"T = {t:g}" for t in book["temperatures"]}
+        assert all(row["samples"].values()), f"epoch {row['epoch']} has an empty sample"
+    assert "Manning 2020" in book["source"] and book["transcription_note"]
+
+
+def test_the_stored_run_is_the_books_command_run_to_120_epochs():
+    run, book = tg.load_book_run(), tg.load_book_table()
+    args = build_parser().parse_args(shlex.split(run["command"])[1:])
+    parsed = {name: getattr(args, name) for name in BOOK_FLAGS}
+    parsed["lstm_layer_size"] = list(parsed["lstm_layer_size"])
+    assert parsed == BOOK_FLAGS
+    assert args.seed_text == book["seed_text"] and tuple(args.temperatures) == tuple(book["temperatures"])
+    assert args.epochs == 120 and run["history"]["epoch"].tolist() == list(range(1, 121))
+    # The settings the run recorded are those the command asked for.
+    assert run["settings"]["framing"] == "seq2one" and run["settings"]["lstm_layer_sizes"] == "128,128"
+    assert run["settings"]["seed_text"] == book["seed_text"]
+    for key in ("date", "wall_seconds", "machine", "versions"):
+        assert run[key], key
+    assert run["machine"]["cpu"] and run["wall_seconds"] > run["history"]["train_seconds"].sum()
+
+
+def test_the_stored_run_has_a_sample_for_every_cell_of_the_table():
+    run, book = tg.load_book_run(), tg.load_book_table()
+    for row in book["rows"]:
+        for t in book["temperatures"]:
+            texts = run["samples"].query("epoch == @row['epoch'] and temperature == @t")["text"].tolist()
+            assert len(texts) == 1 and len(texts[0]) == 120, (row["epoch"], t)
+    assert (ROOT / "data/book/textgen_120_epochs.json").stat().st_size < 200_000, "keep the stored run small"
+
+
+def test_the_table_sets_each_book_row_beside_ours_with_full_width_seed_and_continuation():
+    book = tg.load_book_table()
+    history = pd.DataFrame({"epoch": [5, 25], "val_loss": [2.31, 1.9]})
+    samples = pd.DataFrame([{"epoch": e, "temperature": t, "text": f"ours {e} {t}\nline"}
+                            for e in (5, 25) for t in book["temperatures"]])
+    html = tg.table_10_1_html(book, history, samples, true_continuation="the truth").data
+    assert html.count('colspan="5"') == 2 + 3  # seed, continuation, and the three epochs not trained
+    assert "the truth" in html and "epoch 25, textgen</th><td>1.90" in html and "ours 5 0.25⏎\nline" in html
+    for row in book["rows"]:
+        assert f"epoch {row['epoch']}, the book</th><td>{row['book_val_loss_nats']:.2f}" in html
+    assert html.count("not trained this far") == 3
+
+
+def test_the_run_script_writes_the_record_the_notebook_reads(tmp_path):
+    out = tmp_path / "run.json"
+    subprocess.run([sys.executable, str(ROOT / "tools/book_run.py"), "--epochs", "1", "--out", str(out)],
+                   check=True, capture_output=True, text=True, timeout=600)
+    record, stored = json.loads(out.read_text("utf-8")), json.loads((ROOT / "data/book/textgen_120_epochs.json").read_text())
+    assert set(record) == set(stored)
+    assert record["command"].replace("--epochs 1 ", "--epochs 120 ") == stored["command"]
+    assert len(record["history"]) == 1 and {s["temperature"] for s in record["samples"]} == {0, 0.25, 0.5, 0.75}
+    assert "command" not in record["settings"]
