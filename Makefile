@@ -4,7 +4,7 @@
 #                then the backend suite on JAX (and PyTorch, if installed) with TensorFlow blocked
 # Others:
 #   make demo       train a small model for two minutes from the command line and print its text
-#   make notebooks  re-execute the notebooks in full mode, storing their outputs (about 15 minutes)
+#   make notebooks  re-execute the notebooks in full mode, storing their outputs (about 12 minutes)
 #   make bundle     retrain the model bundle shipped in data/bundles/ (ten minutes); then re-save its
 #                   model.keras under the oldest Keras pyproject.toml allows (tests/test_packaging.py)
 #   make slider     serve the temperature slider as a standalone page (Voila) on http://localhost:8866
