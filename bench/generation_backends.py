@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from textgen_helpers.runtime import cpu_model  # noqa: E402  (stdlib only: imports no backend)
+
 OLD_REVISION = "70459c0"  # the last commit with the TensorFlow-only generator
 GENERATORS = {"old TensorFlow": ("tensorflow", "old"), "new TensorFlow": ("tensorflow", "new"), "new JAX": ("jax", "new")}
 TEMPERATURES = [0.5, 1.0, 0.25, 0.75, 1.5, 0.5, 1.0, 0.75]  # the first ``rows`` of them
@@ -108,14 +111,6 @@ def old_generation(revision: str):
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)  # its relative imports resolve in textgen_helpers
     return module
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

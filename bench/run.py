@@ -55,7 +55,7 @@ sys.path.insert(0, str(ROOT))
 # Measuring needs TensorFlow (the book's method, the panel's XLA loops). Rendering this page does not:
 # bench/gpu.py imports this module for write_markdown alone, on GPU machines that may have no TensorFlow.
 if __name__ == "__main__":
-    from textgen_helpers.runtime import import_tensorflow, set_seed, total_memory_bytes
+    from textgen_helpers.runtime import cpu_model, import_tensorflow, set_seed, total_memory_bytes
 
     tf, keras = import_tensorflow()
 
@@ -568,14 +568,7 @@ def bench_slider() -> dict:
 # --- report --------------------------------------------------------------------------------------
 
 def machine() -> dict:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     memory = total_memory_bytes()
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory / 2**30, 1) if memory else None, "python": platform.python_version(),
             "tensorflow": tf.__version__, "keras": keras.__version__, "platform": platform.platform()}

@@ -43,6 +43,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from textgen_helpers.runtime import cpu_model  # noqa: E402  (stdlib only: imports no backend)
+
 SAMPLE_LEN, BATCH, SAMPLE_STEP, LAYERS, SEED = 60, 128, 3, "128,128", 0
 
 
@@ -60,7 +63,7 @@ def main(argv=None) -> int:
         return 0
     rounds = args.rounds or (2 if args.quick else 6)
     steps = args.steps or (12 if args.quick else 30)
-    print(f"CPU: {cpu_name()} ({os.cpu_count()} cores), Python {platform.python_version()}")
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} cores), Python {platform.python_version()}")
     print(f"{LAYERS} seq2seq, sample_len {SAMPLE_LEN}, batch {BATCH}: {rounds} rounds of one {steps}-step epoch per "
           f"feed", flush=True)
     results = {backend: run_child(backend, rounds, steps) for backend in ("tensorflow", "jax")}
@@ -70,17 +73,9 @@ def main(argv=None) -> int:
     same = results["tensorflow"]["windows_sha256"] == results["jax"]["windows_sha256"]
     print(f"same windows on TensorFlow and JAX (first 10 batches, seed {SEED}): {'yes' if same else 'NO'}")
     if args.json:
-        args.json.write_text(json.dumps({"cpu": cpu_name(), "cores": os.cpu_count(), "rounds": rounds, "steps": steps,
+        args.json.write_text(json.dumps({"cpu": cpu_model(), "cores": os.cpu_count(), "rounds": rounds, "steps": steps,
                                          "summary": summary, "results": results, "same_windows": same}, indent=1))
     return 0 if same else 1
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
 
 
 def run_child(backend: str, rounds: int, steps: int) -> dict:

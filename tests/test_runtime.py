@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from textgen_helpers.runtime import nvidia_gpu_present
+from textgen_helpers.runtime import cpu_model, nvidia_gpu_present
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
@@ -48,7 +48,7 @@ def test_without_a_gpu_the_start_up_lines_stay_quiet(tmp_path):
     if nvidia_gpu_present():
         pytest.skip("this machine has an NVIDIA GPU")
     seen = _probe(tmp_path, fake_gpu=False)
-    assert seen == {"level": "3", "device": f"CPU ({os.cpu_count()} cores)", "warnings": []}
+    assert seen == {"level": "3", "device": f"CPU ({os.cpu_count()} cores, {cpu_model()})", "warnings": []}
 
 
 def test_the_gpu_check_refuses_a_machine_without_a_gpu_and_says_what_to_do():

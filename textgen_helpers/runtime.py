@@ -186,7 +186,7 @@ def fast_mode() -> bool:
 
 
 def device_report() -> dict:
-    """What Keras will run on: ``{"backend": "jax", "device": "GPU: ..." or "CPU (2 cores)", "gpus": [...], ...}``."""
+    """What Keras will run on: ``{"backend": "jax", "device": "GPU: ..." or "CPU (2 cores, AMD EPYC)", "gpus": [...], ...}``."""
     keras = import_keras()
     backend = keras.backend.backend()
     names, version = [], ""
@@ -209,12 +209,26 @@ def device_report() -> dict:
     unused = (f"; an NVIDIA GPU is present, but {version.split()[0]} cannot use it" + (": see the warning" if backend ==
               "tensorflow" else "") if nvidia_gpu_present() and not names else "")
     return {
-        "device": f"GPU: {', '.join(names)}" if names else f"CPU ({os.cpu_count()} cores{unused})",
+        "device": f"GPU: {', '.join(names)}" if names else f"CPU ({os.cpu_count()} cores, {cpu_model()}{unused})",
         "gpus": names,
         "backend": backend,
         "backend_version": version,
         "keras": keras.__version__,
     }
+
+
+def cpu_model() -> str:
+    """The processor's model name (``AMD EPYC``), for naming the machine beside a measurement.
+
+    Read from Linux's ``/proc/cpuinfo``; elsewhere ``platform.processor()``, else ``"unknown CPU"``.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
+
+        return platform.processor() or "unknown CPU"
 
 
 def backend_versions() -> dict:
