@@ -13,7 +13,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from notebook_times import phrase, readme_rows  # noqa: E402
+from notebook_times import (  # noqa: E402
+    cell_seconds,
+    instructor_machine,
+    instructor_rows,
+    longest_cell_seconds,
+    machines,
+    phrase,
+    readme_rows,
+    run_clock,
+    series_number,
+    total_phrase,
+)
 from notebook_words import MAX_WORDS, main_path_words  # noqa: E402
 from pin_colab import REPOSITORY  # noqa: E402
 
@@ -53,6 +64,31 @@ def test_how_long_is_what_the_stored_run_took_in_the_notebook_and_the_readme(pat
     assert readme_rows().get(path.name) == measured, (
         f"README.md's table says {readme_rows().get(path.name)!r} for {path.name}; its cells took {measured} "
         f"(python tools/notebook_times.py --write)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_instructor_guide_gives_the_stored_run_times_and_the_notebook_its_slot(path):
+    row = instructor_rows().get(series_number(path))
+    assert row is not None, f"docs/instructor.md plans no row for notebook {series_number(path)}"
+    measured = run_clock(cell_seconds(json.loads(path.read_text("utf-8")))[0])
+    assert row["cells_run"] == measured, (f"docs/instructor.md says notebook {series_number(path)}'s cells run "
+                                          f"{row['cells_run']}; they took {measured} (python tools/notebook_times.py --write)")
+    if row["slot_minutes"]:
+        assert f"{row['slot_minutes']} minutes in a workshop" in _source(_cells(path)[0]), (
+            f"{path.name}: docs/instructor.md gives it {row['slot_minutes']} minutes (python tools/notebook_times.py --write)")
+
+
+def test_the_guide_and_the_readme_name_the_machine_and_the_total_of_the_stored_runs():
+    assert instructor_machine() == machines(), (f"docs/instructor.md: 'Measured on: {instructor_machine()}'; the stored "
+                                                f"runs: {machines()} (python tools/notebook_times.py --write)")
+    readme = (ROOT / "README.md").read_text("utf-8")
+    assert f"their cells took {total_phrase()} in all" in readme, "python tools/notebook_times.py --write"
+
+
+def test_no_cell_runs_longer_than_the_readme_promises():
+    assert "No training cell runs longer than about two minutes" in (ROOT / "README.md").read_text("utf-8")
+    longest = {p.name: longest_cell_seconds(p) for p in NOTEBOOKS}
+    assert max(longest.values()) <= 150, f"a cell took over two and a half minutes in its stored run: {longest}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
