@@ -134,11 +134,29 @@ def test_gate_saturation_figure_has_a_panel_per_gate_and_a_colour_per_layer():
     assert "nearly open\n(right" in axes[0].get_ylabel() and [ax.get_ylabel() for ax in axes[1:]] == ["", ""]
     saturation.attrs.update(low=0.1, high=0.9)  # as gate_saturation() leaves them
     assert plot_gate_saturation(saturation)[0].get_xlabel() == "share of characters nearly shut, < 0.1\n(left-saturated)"
-    labels = axes[0].get_legend_handles_labels()[1]
-    assert labels == ["layer 1 (2 units)", "layer 2 (2 units)", "always saturated"]
     np.testing.assert_allclose(axes[1].collections[0].get_offsets(), saturation.iloc[4:6][["left", "right"]])
     with pytest.raises(ValueError, match="missing \\['right'\\]"):
         plot_gate_saturation(saturation.drop(columns="right"))
+
+
+def test_gate_saturation_figure_has_one_legend_below_the_panels_and_none_on_them():
+    import matplotlib.pyplot as plt
+
+    from textgen_helpers.plots import plot_gate_saturation
+
+    saturation = pd.DataFrame({"layer": [1, 1, 2, 2] * 3, "gate": ["forget"] * 4 + ["input"] * 4 + ["output"] * 4,
+                               "unit": [0, 1] * 6, "left": np.linspace(0, 0.5, 12), "right": np.linspace(0.4, 0, 12)})
+    axes = plot_gate_saturation(saturation.iloc[:10])  # the output gate has no layer 2: its legend entry still shows
+    fig = axes[0].figure
+    assert [ax.get_legend() for ax in axes] == [None] * 3
+    assert len(fig.legends) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["layer 1 (2 units)", "layer 2 (2 units)",
+                                                                  "always saturated"]
+    fig.canvas.draw()
+    legend_top = fig.legends[0].get_window_extent().y1
+    lowest_label = min(ax.xaxis.label.get_window_extent().y0 for ax in axes)
+    assert legend_top <= lowest_label, "the legend must sit below the panels and their axis labels"
+    plt.close(fig)
 
 
 def test_colored_text_lays_each_character_on_its_value_and_wraps_at_line_breaks_and_width():
@@ -160,6 +178,30 @@ def test_colored_text_lays_each_character_on_its_value_and_wraps_at_line_breaks_
     assert fig.axes[1].get_xlabel() == "surprise (bits per character)"  # the colour bar names what it shows
     assert "at most 10 to a row" in ax.get_xlabel()
     plt.close(fig)
+
+
+def test_colored_text_wraps_a_long_title_to_the_figure_so_the_image_is_no_wider():
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    text = "GREMIO:\nGood morrow, neighbour Baptista.\n" * 3
+    values = np.linspace(-1, 1, len(text))
+    widths, titles = [], {}
+    for name, title in (("short", "Layer 1, unit 0"),
+                        ("long", "Layer 2, unit 65: cell state c over 700 validation characters "
+                                 "(r = 0.86 with being in a speaker's name)")):
+        fig = plot_colored_text(text, values, title=title)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", bbox_inches="tight")  # as Jupyter's inline backend saves it
+        widths.append(Image.open(buffer).size[0])
+        titles[name] = fig.axes[0].get_title(loc="left")
+        plt.close(fig)
+    assert titles["short"] == "Layer 1, unit 0"
+    assert "\n" in titles["long"] and titles["long"].replace("\n", " ") == (
+        "Layer 2, unit 65: cell state c over 700 validation characters (r = 0.86 with being in a speaker's name)")
+    assert widths[1] == widths[0], f"the long title widened the image from {widths[0]} to {widths[1]} pixels"
 
 
 @pytest.mark.parametrize("call, message", [

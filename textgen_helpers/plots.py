@@ -324,7 +324,8 @@ def plot_gate_saturation(saturation: pd.DataFrame, *, title: str = "How often th
     ``layer, gate, unit, left, right``). A dot's x is the fraction of characters where that unit's
     gate is nearly shut, its y the fraction where it is nearly open (the axis labels give the
     thresholds the table was counted with); layers have their own colours. Dots on the dashed
-    diagonal are saturated all the time; dots near (0, 0) never are. Returns the axes.
+    diagonal are saturated all the time; dots near (0, 0) never are. One legend for the whole
+    figure, below the panels, names the layers. Returns the axes.
     """
     import matplotlib.pyplot as plt
 
@@ -334,8 +335,8 @@ def plot_gate_saturation(saturation: pd.DataFrame, *, title: str = "How often th
     gates = [gate for gate in ("forget", "input", "output") if gate in set(saturation["gate"])]
     low, high = saturation.attrs.get("low"), saturation.attrs.get("high")  # the thresholds, if the table says
     shut, open_ = ("", "") if low is None or high is None else (f", < {low:g}", f", > {high:g}")
-    fig, axes = plt.subplots(1, len(gates), figsize=(4.6 * len(gates), 4.8), squeeze=False, layout="constrained",
-                             sharey=True)
+    fig, axes = plt.subplots(1, len(gates), figsize=(4.1 * len(gates) + 0.4, 4.8), squeeze=False,
+                             layout="constrained", sharey=True)
     for k, (ax, gate) in enumerate(zip(axes[0], gates, strict=True)):
         rows = saturation[saturation["gate"] == gate]
         for layer, group in rows.groupby("layer"):
@@ -349,7 +350,12 @@ def plot_gate_saturation(saturation: pd.DataFrame, *, title: str = "How often th
             ax.set_ylabel(f"share of characters nearly open{open_}\n(right-saturated)")
         ax.set_title(f"{gate} gate")
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper right", fontsize="small")
+    legend = {}  # label -> handle over all panels, in the order drawn: each layer once, however many panels
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    fig.legend(legend.values(), legend.keys(), loc="outside lower center", ncols=len(legend), frameon=False,
+               markerscale=1.5)
     fig.suptitle(title)
     return axes[0]
 
@@ -362,7 +368,8 @@ def plot_colored_text(text: str, values, *, cmap: str = "RdBu_r", vmin: float | 
     colours of HTML; :func:`colored_text_html` is the HTML twin). A
     newline shows as ``↵`` and ends its row, a row longer than ``width`` characters wraps, a NaN
     value leaves its character on white, and the colour bar names ``label`` (give units) from
-    ``vmin`` (default: the smallest value) to ``vmax`` (default: the largest). Returns the figure.
+    ``vmin`` (default: the smallest value) to ``vmax`` (default: the largest). A ``title`` wider
+    than the figure wraps onto more lines. Returns the figure.
     """
     import matplotlib.pyplot as plt
 
@@ -391,8 +398,8 @@ def plot_colored_text(text: str, values, *, cmap: str = "RdBu_r", vmin: float | 
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel(f"{len(text):,} characters, at most {width} to a row; ↵ is a line break")
-    if title:
-        ax.set_title(title, loc="left")
+    if title:  # wrapped to the figure's width: a longer line would widen the image with blank space
+        _set_wrapped_title(ax, title, width_inches=fig.get_figwidth() - 0.3)
     fig.colorbar(image, ax=ax, orientation="horizontal", location="bottom", aspect=60, shrink=0.8).set_label(label)
     return fig
 
@@ -499,6 +506,25 @@ def entropy_bits(probs) -> float:
     probs = np.asarray(probs, dtype=np.float64)
     probs = probs[probs > 0]
     return 0.0 - float((probs * np.log2(probs)).sum())  # 0.0 - x: a certain outcome shows 0.00, not -0.00
+
+
+def _set_wrapped_title(ax, title: str, *, width_inches: float) -> None:
+    """Set ``ax``'s left-aligned title, broken at spaces into lines each at most ``width_inches`` wide as
+    drawn (measured in the title's own font; a single word wider than that keeps its own line)."""
+    shown = ax.set_title(title, loc="left")
+    limit = width_inches * ax.get_figure().dpi
+    lines: list[str] = []
+    for paragraph in title.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            candidate = f"{line} {word}" if line else word
+            shown.set_text(candidate)
+            if line and shown.get_window_extent().width > limit:
+                lines.append(line)
+                candidate = word
+            line = candidate
+        lines.append(line)
+    shown.set_text("\n".join(lines))
 
 
 def _visible(text: str) -> str:
