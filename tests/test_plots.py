@@ -227,3 +227,98 @@ def test_the_strategies_figure_labels_nearly_coinciding_temperatures_once():
     labels = [text.get_text() for text in fig.axes[0].texts]
     assert labels == ["0, 0.1", "0.5", "1", "1.5"]  # greedy and T = 0.1 sit on one spot: one label, not two overprinted
     plt.close(fig)
+
+
+# The notebook 5 run whose labels crowded each other: strategy, real words, distinct 4-grams, surprise (bits/char).
+STORED_STRATEGIES = """0 1.000 0.048 1.183 | 0.1 0.998 0.527 1.186 | 0.25 0.997 0.941 1.255 | 0.4 0.989 0.995 1.366
+| 0.5 0.985 0.997 1.425 | 0.6 0.974 1.000 1.498 | 0.75 0.946 1.000 1.653 | 0.9 0.889 1.000 1.870 | 1 0.858 1.000 2.013
+| 1.25 0.749 1.000 2.467 | 1.5 0.597 1.000 3.095 | 1_k=2 0.983 0.982 1.398 | 1_k=3 0.970 0.999 1.495
+| 1_k=5 0.943 1.000 1.661 | 1_k=10 0.905 1.000 1.816 | 1_k=20 0.871 1.000 1.981 | 1_p=0.5 0.993 0.996 1.345
+| 1_p=0.7 0.984 1.000 1.469 | 1_p=0.8 0.973 1.000 1.554 | 1_p=0.9 0.938 1.000 1.711 | 1_p=0.95 0.909 1.000 1.821"""
+STORED_REFERENCE = {"label": "the validation text", "surprise_bits": 2.217, "real_words": 0.944, "distinct_4grams": 0.993}
+
+
+def _strategies_table(rows: str = STORED_STRATEGIES) -> pd.DataFrame:
+    from textgen_helpers.strategies import parse_strategy
+
+    records = []
+    for row in rows.replace("\n", " ").split("|"):
+        name, real, distinct, surprise = row.split()
+        strategy = parse_strategy(name.replace("_", " "))
+        records.append(dict(strategy=strategy.label, family=strategy.family, temperature=strategy.temperature,
+                            top_k=strategy.top_k, top_p=strategy.top_p, surprise_bits=float(surprise),
+                            real_words=float(real), distinct_4grams=float(distinct)))
+    return pd.DataFrame(records)
+
+
+def _label_geometry(fig):
+    """The left panel's temperature labels as drawn: their text boxes and leader lines, in pixels."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    boxes = [Text.get_window_extent(label, renderer) for label in ax.texts]
+    leaders = [None if label.arrow_patch is None else label.arrow_patch.get_path().vertices for label in ax.texts]
+    return ax, boxes, leaders
+
+
+def _crosses(points: np.ndarray, box, samples: int = 200) -> bool:
+    """Whether the polyline through ``points`` (pixels) enters ``box``."""
+    for a, b in zip(points[:-1], points[1:], strict=True):
+        along = a + np.linspace(0, 1, samples)[:, None] * (b - a)
+        if box.count_contains(along):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("jitter", [None, 0, 1, 2], ids=["stored run", "jittered 0", "jittered 1", "jittered 2"])
+def test_the_strategies_figure_labels_cover_no_label_point_or_line(jitter):
+    import matplotlib.pyplot as plt
+
+    from textgen_helpers.plots import plot_strategies
+
+    table = _strategies_table()
+    if jitter is not None:  # other runs put the points elsewhere: the labels must still find room
+        rng = np.random.default_rng(jitter)
+        table["surprise_bits"] += rng.normal(0, 0.03, len(table))
+        table["real_words"] = np.clip(table["real_words"] + rng.normal(0, 0.01, len(table)), 0, 1)
+    fig = plot_strategies(table, reference=STORED_REFERENCE)
+    ax, boxes, leaders = _label_geometry(fig)
+    if jitter is None:
+        assert [t.get_text() for t in ax.texts] == ["0, 0.1", "0.25", "0.4", "0.5", "0.6", "0.75", "0.9", "1", "1.25",
+                                                    "1.5"]
+    frame = ax.get_window_extent()
+    for k, box in enumerate(boxes):
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, (
+            f"label {ax.texts[k].get_text()!r} leaves the axes")
+        for j, other in enumerate(boxes):
+            assert j == k or not box.overlaps(other), f"labels {ax.texts[k].get_text()!r} and {ax.texts[j].get_text()!r}"
+            if j != k and leaders[j] is not None:
+                assert not _crosses(leaders[j], box), f"{ax.texts[j].get_text()!r}'s leader strikes through " \
+                                                      f"{ax.texts[k].get_text()!r}"
+        for line in ax.get_lines():  # every marker (its centre) and every line stays off every label
+            xy = ax.transData.transform(line.get_xydata())
+            assert not box.count_contains(xy), f"label {ax.texts[k].get_text()!r} covers a point of {line.get_label()}"
+            if line.get_linestyle() not in ("None", ""):
+                assert not _crosses(xy, box), f"the line of {line.get_label()} runs through {ax.texts[k].get_text()!r}"
+    plt.close(fig)
+
+
+def test_no_point_of_the_strategies_figure_hides_another():
+    import matplotlib.pyplot as plt
+
+    from textgen_helpers.plots import plot_strategies
+
+    fig = plot_strategies(_strategies_table(), reference=STORED_REFERENCE)
+    for ax in fig.axes:
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        dots = lines["temperature"]
+        filters = [line for label, line in lines.items() if label.startswith(("top-k", "top-p"))]
+        assert len(filters) == 2
+        for line in filters:  # T = 0.75 and top-k 5 nearly coincide: the small filled dot shows inside the open square
+            assert line.get_markerfacecolor() == "none" and line.get_markersize() > dots.get_markersize()
+            assert dots.get_zorder() > line.get_zorder()
+    assert fig.axes[0].get_ylabel() == "real words (share of generated words, 0 to 1)"
+    assert fig.axes[1].get_ylabel() == "distinct word 4-grams (share of all, 0 to 1)"
+    plt.close(fig)

@@ -446,7 +446,10 @@ def plot_strategies(table: pd.DataFrame, *, reference: dict | None = None, marke
 
     ``table`` is :func:`~textgen_helpers.strategies.measure_strategies`'s; ``reference`` (optional)
     places a real text: ``{"label", "surprise_bits", "real_words", "distinct_4grams"}``. Points at
-    the temperatures in ``marked`` (the book's) are ringed. Returns the figure.
+    the temperatures in ``marked`` (the book's) are ringed. On the left, each temperature is written
+    beside its point where it covers no other label, point or line; the filters' values are in the
+    legend. Temperature points are drawn above the filters' hollow ones, so none hides another.
+    Returns the figure.
     """
     import matplotlib.pyplot as plt
 
@@ -455,35 +458,46 @@ def plot_strategies(table: pd.DataFrame, *, reference: dict | None = None, marke
         raise ValueError(f"table lacks the columns {sorted(needed - set(table.columns))}; pass measure_strategies()'s table")
     marked = [] if marked is None or len(marked) == 0 else check_temperatures(marked)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), sharex=True)
-    measures = (("real_words", "share of generated words that are real words"),
-                ("distinct_4grams", "share of word 4-grams that are distinct"))
+    measures = (("real_words", "real words (share of generated words, 0 to 1)"),
+                ("distinct_4grams", "distinct word 4-grams (share of all, 0 to 1)"))
     families = list(dict.fromkeys(table["family"]))
+    styles = dict(zip(families, zip(itertools.cycle(("#2f6db5", "#c0392b", "#2e8b57", "#8e44ad")),
+                                    itertools.cycle(("o", "s", "^", "D")), strict=False), strict=False))
+    labels: list[tuple[str, tuple[float, float]]] = []
     for ax, (column, ylabel) in zip(axes, measures, strict=True):
-        for family, color in zip(families, itertools.cycle(("#2f6db5", "#c0392b", "#2e8b57", "#8e44ad")), strict=False):
+        for family in families:
+            color, marker = styles[family]
             rows = table[table["family"] == family].sort_values("surprise_bits")
             temps = sorted(set(rows["temperature"]))
             name = family if family == "temperature" else f"{family} at T = {', '.join(f'{t:g}' for t in temps)}"
             column_of = {"top-k": "top_k", "top-p": "top_p"}.get(family)
             if column_of is not None:  # the values in the legend, in the order the line passes them
                 name += f" ({family[-1]} = {', '.join(f'{v:g}' for v in rows[column_of])}, left to right)"
-            ax.plot(rows["surprise_bits"], rows[column], "o-", color=color, markersize=4, label=name)
+            if family == "temperature":  # small filled dots on top: a filter's point at the same spot rings them
+                ax.plot(rows["surprise_bits"], rows[column], "o-", color=color, markersize=4, zorder=3, label=name)
+            else:
+                ax.plot(rows["surprise_bits"], rows[column], "-", marker=marker, color=color, markersize=6.5,
+                        markerfacecolor="none", linewidth=1.2, zorder=2, label=name)
             if family == "temperature" and column == "real_words":  # each T beside its point; the filters' are in the legend
-                for temperatures, (x, y) in _label_groups(rows, "surprise_bits", column, table):
-                    ax.annotate(", ".join(f"{t:g}" for t in sorted(temperatures)), (x, y), textcoords="offset points",
-                                xytext=(-4, -11), fontsize=7, color=color, ha="right")
+                labels = [(", ".join(f"{t:g}" for t in sorted(temperatures)), xy)
+                          for temperatures, xy in _label_groups(rows, "surprise_bits", column, table)]
             if family == "temperature" and marked:
                 book = rows[rows["temperature"].isin(marked)]
                 ax.plot(book["surprise_bits"], book[column], "o", markersize=11, markerfacecolor="none",
-                        markeredgecolor="black", label="the book's temperatures (0, 0.25, 0.5, 0.75)")
+                        markeredgecolor="black", zorder=4, label="the book's temperatures (0, 0.25, 0.5, 0.75)")
         if reference is not None:
             ax.plot([reference["surprise_bits"]], [reference[column]], "*", markersize=14, color="#f39c12",
-                    markeredgecolor="black", label=reference.get("label", "real text"))
+                    markeredgecolor="black", zorder=4, label=reference.get("label", "real text"))
         ax.set_xlabel("model's own surprise at what was written (bits per character, read at T = 1)")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     axes[1].legend(loc="lower right", fontsize="small")
+    color = styles.get("temperature", ("black",))[0]
+    if labels:
+        axes[0].set_title("numbers beside the dots: their temperature T", fontsize=9, color=color)
     fig.suptitle(title)
     fig.tight_layout()
+    _place_labels(axes[0], labels, color=color)  # once the layout is final: it places them in pixels
     return fig
 
 
@@ -499,6 +513,175 @@ def _label_groups(rows: pd.DataFrame, x: str, y: str, table: pd.DataFrame, near:
         else:
             groups.append(([row["temperature"]], (row[x], row[y])))
     return groups
+
+
+# Where a label may go: its nearest edge at a distance (points) from its point, in a direction
+# (degrees), with a score: the distance, five times over above the point (below is the empty side
+# of a line that falls to the right), plus a little for each step away from straight below.
+_LABEL_ANGLES = (270, 248, 292, 225, 315, 202, 338, 180, 0, 158, 22, 135, 45, 112, 68, 90)
+_LABEL_OFFSETS = [(distance, angle, distance * (5 if 0 < angle < 180 else 1) + 0.1 * rank)
+                  for distance in (4, 8, 13, 19, 26, 34, 44, 56, 70) for rank, angle in enumerate(_LABEL_ANGLES)]
+
+
+def _place_labels(ax, labels: Sequence[tuple[str, tuple[float, float]]], *, color: str, fontsize: float = 8,
+                  pad: float = 2.0) -> None:
+    """Write each ``(text, (x, y))`` label of ``ax`` near its point where it stays inside the axes and
+    covers no other label, marker or line; a label set more than a few points off gets a leader line
+    that crosses no other label, leader or marker. Of the layouts that do so, it takes the one whose
+    labels sit nearest their points, below them where it can (the ``_LABEL_OFFSETS`` scores). Where a
+    label has no such place, the axes' margins widen (up to 20%) to make room at the edges.
+    Deterministic; call it once the figure's layout is final: it works in pixels."""
+    if not labels:
+        return
+    for margin in (None, 0.1, 0.15, 0.2):
+        if margin is not None:
+            ax.margins(margin)
+        options = _all_label_options(ax, labels, fontsize, pad)
+        if all(any(option["cost"] == 0 for option in label) for label in options):
+            break
+    chosen = _best_layout(options)
+    for (text, xy), option in zip(labels, chosen, strict=True):
+        arrow = dict(arrowstyle="-", color=color, linewidth=0.6, shrinkA=0, shrinkB=2) if option["leader"] else None
+        ax.annotate(text, xy, textcoords="offset points", xytext=option["offset"], ha=option["ha"], va=option["va"],
+                    fontsize=fontsize, color=color, arrowprops=arrow)
+
+
+def _all_label_options(ax, labels, fontsize: float, pad: float) -> list[list[dict]]:
+    """:func:`_label_options` for each label, against every marker and line of ``ax`` as it stands."""
+    ax.get_xlim(), ax.get_ylim()  # settle the autoscaled limits before reading positions
+    px = ax.get_figure().dpi / 72  # pixels per point
+    markers: list[tuple[float, float, float, float]] = []  # boxes in pixels
+    segments: list[tuple[tuple[float, float], tuple[float, float]]] = []
+    for line in ax.get_lines():
+        xy = [tuple(p) for p in ax.transData.transform(line.get_xydata()).tolist()]
+        if line.get_marker() not in (None, "", " ", "None", "none"):
+            half = line.get_markersize() * px / 2 + pad
+            markers += [(x - half, y - half, x + half, y + half) for x, y in xy]
+        if line.get_linestyle() not in ("None", "", " ", "none") and len(xy) > 1:
+            segments += list(zip(xy[:-1], xy[1:], strict=True))
+    return [_label_options(ax, text, tuple(ax.transData.transform(xy).tolist()), fontsize, px, pad,
+                           ax.get_window_extent(), markers, segments) for text, xy in labels]
+
+
+def _best_layout(options: list[list[dict]], budget: int = 20_000) -> list[dict]:
+    """One option per label, none touching another, with the least total ``score``: a branch-and-bound
+    search over each label's free options (``cost`` 0; for a label with none, those of its least
+    cost), at most ``budget`` steps; where it finds no such layout, each label in turn takes its
+    option that touches the fewest things."""
+    free = [[o for o in label if o["cost"] == min(option["cost"] for option in label)] for label in options]
+    touching: dict[tuple[int, int], bool] = {}
+
+    def touch(a: dict, b: dict) -> bool:  # remembered: the search asks about the same pairs again and again
+        key = (id(a), id(b))
+        if key not in touching:
+            touching[key] = _touch(a, b)
+        return touching[key]
+
+    order = sorted(range(len(options)), key=lambda k: len(free[k]))  # the most constrained label first
+    floor = [min((o["score"] for o in free[k]), default=math.inf) for k in order]
+    rest = [sum(floor[i:]) for i in range(len(order) + 1)]
+    best: list = [math.inf, None]
+    steps = 0
+
+    def search(i: int, chosen: list[dict], score: float) -> None:
+        nonlocal steps
+        if score + rest[i] >= best[0] or steps >= budget:
+            return
+        if i == len(order):
+            best[:] = [score, list(chosen)]
+            return
+        for option in free[order[i]]:
+            steps += 1
+            if not any(touch(option, other) for other in chosen):
+                search(i + 1, [*chosen, option], score + option["score"])
+
+    search(0, [], 0.0)
+    if best[1] is not None:
+        by_label = dict(zip(order, best[1], strict=True))
+        return [by_label[k] for k in range(len(options))]
+    chosen: list[dict] = []
+    for label in options:
+        chosen.append(min(label, key=lambda o: o["cost"] + 10 * sum(_touch(o, other) for other in chosen)))
+    return chosen
+
+
+def _label_options(ax, text: str, point: tuple[float, float], fontsize: float, px: float, pad: float, frame,
+                   markers, segments) -> list[dict]:
+    """Every place in ``_LABEL_OFFSETS`` for one label, in pixels, each with its ``score`` (how far,
+    from ``_LABEL_OFFSETS``) and its ``cost``: how many markers and lines it covers, its leader line
+    included, and 1 more if it leaves the axes."""
+    probe = ax.text(0, 0, text, fontsize=fontsize)
+    extent = probe.get_window_extent()
+    probe.remove()
+    width, height = float(extent.width), float(extent.height)
+    options = []
+    for distance, angle, score in _LABEL_OFFSETS:
+        dx, dy = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        ha = "right" if dx < -0.3 else "left" if dx > 0.3 else "center"
+        va = "top" if dy < -0.3 else "bottom" if dy > 0.3 else "center"
+        anchor_x, anchor_y = point[0] + distance * px * dx, point[1] + distance * px * dy
+        x0 = {"right": anchor_x - width, "left": anchor_x, "center": anchor_x - width / 2}[ha]
+        y0 = {"top": anchor_y - height, "bottom": anchor_y, "center": anchor_y - height / 2}[va]
+        box = _grown((x0, y0, x0 + width, y0 + height), pad)
+        leader = (point, (x0 + width / 2, y0 + height / 2)) if distance > 6 else None
+        cost = int(box[0] < frame.x0 or box[1] < frame.y0 or box[2] > frame.x1 or box[3] > frame.y1)
+        cost += sum(_boxes_overlap(box, marker) for marker in markers)
+        cost += sum(_segment_crosses_box(a, b, box) for a, b in segments)
+        if leader is not None:  # it may cross no marker but its own point's
+            cost += sum(_segment_crosses_box(*leader, m) for m in markers
+                        if not (m[0] <= point[0] <= m[2] and m[1] <= point[1] <= m[3]))
+        options.append(dict(box=box, ha=ha, va=va, offset=(round(distance * dx, 3), round(distance * dy, 3)),
+                            leader=leader, cost=cost, score=score))
+    return options
+
+
+def _touch(a: dict, b: dict) -> bool:
+    """Whether two placed labels touch: their boxes overlap, or a leader line crosses the other's
+    box or leader."""
+    if _boxes_overlap(a["box"], b["box"]):
+        return True
+    if a["leader"] is not None and _segment_crosses_box(*a["leader"], b["box"]):
+        return True
+    if b["leader"] is not None and _segment_crosses_box(*b["leader"], a["box"]):
+        return True
+    return a["leader"] is not None and b["leader"] is not None and _segments_cross(*a["leader"], *b["leader"])
+
+
+def _grown(box, pad: float):
+    return (box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad)
+
+
+def _boxes_overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _segments_cross(a, b, c, d) -> bool:
+    """Whether the segments ``a-b`` and ``c-d`` cross (touching at an end does not count)."""
+    def side(p, q, r) -> int:  # which side of the line p-q the point r is on: 1, -1, or 0 on it
+        turn = (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+        return int(turn > 0) - int(turn < 0)
+
+    return side(a, b, c) * side(a, b, d) < 0 and side(c, d, a) * side(c, d, b) < 0
+
+
+def _segment_crosses_box(a, b, box) -> bool:
+    """Whether the segment from ``a`` to ``b`` passes through the rectangle ``(x0, y0, x1, y1)``
+    (Liang-Barsky clipping)."""
+    (xa, ya), (xb, yb) = a, b
+    t0, t1 = 0.0, 1.0
+    for p, q in ((xa - xb, xa - box[0]), (xb - xa, box[2] - xa), (ya - yb, ya - box[1]), (yb - ya, box[3] - ya)):
+        if p == 0:
+            if q < 0:
+                return False
+        else:
+            t = q / p
+            if p < 0:
+                t0 = max(t0, t)
+            else:
+                t1 = min(t1, t)
+            if t0 > t1:
+                return False
+    return True
 
 
 def entropy_bits(probs) -> float:
