@@ -11,7 +11,8 @@
 #   make web        export the shipped bundle to TensorFlow.js (web/model) and serve web/, which generates in
 #                   the browser, on http://127.0.0.1:8000 (WEB_PORT=...; needs npm for TensorFlow.js)
 #   make screenshots  run the browser tests of the slider and of web/ and copy their pictures to
-#                     docs/images/slider.png and web.png (needs Chromium: apt-get install chromium)
+#                     docs/images/slider.png and web.png; the slider's is embedded in notebook 5 too
+#                     (tools/embed_screenshot.py). Needs Chromium: apt-get install chromium
 #   make bench      re-measure docs/benchmarks.md (about 25 minutes)
 #   make gpu-check  on a GPU machine (JAX or PyTorch, TensorFlow not needed): cuDNN, mixed precision, throughput,
 #                   five minutes of training, generation, notebook 6 if nbconvert is there (about 9 minutes)
@@ -97,6 +98,7 @@ screenshots: $(STAMP) $(NPM_STAMP)
 	rm -f test-artifacts/browser/slider.png test-artifacts/browser/web.png
 	TEXTGEN_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/browser/test_slider.py -k jupyterlab -q -p no:cacheprovider
 	cp test-artifacts/browser/slider.png docs/images/slider.png
+	$(BIN)/python tools/embed_screenshot.py slider.png
 	TEXTGEN_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/browser/test_web.py -q -p no:cacheprovider
 	cp test-artifacts/browser/web.png docs/images/web.png
 

@@ -141,3 +141,34 @@ def test_no_stored_output_shows_a_warning_or_a_traceback(path):
             plain = "".join(output.get("data", {}).get("text/plain", "")) + text
             assert not re.search(r"\b\w*Warning\b:|Traceback \(most recent call last\)", plain), (
                 f"{path.name}, cell {number}: {plain[:200]!r}")
+
+
+# A picture in a markdown cell that a copy of the notebook can show: from the web, inline, or attached to the cell.
+_LOCAL_PICTURE = re.compile(r"!\[[^\]]*\]\(\s*<?(?!attachment:|https?://|data:)([^)\s>]+)"
+                            r"""|<img\b[^>]*?\bsrc\s*=\s*["']?(?!attachment:|https?://|data:)([^"'\s>]+)""", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS + sorted((ROOT / "apps").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_every_picture_travels_with_its_notebook_and_05s_slider_is_docs_slider_png(path):
+    import base64
+
+    from embed_screenshot import SCREENSHOTS, showing
+
+    cells = _cells(path)
+    for number, cell in enumerate(cells):
+        if cell["cell_type"] != "markdown":
+            continue
+        source = _source(cell)
+        local = [a or b for a, b in _LOCAL_PICTURE.findall(source)]
+        assert not local, (f"{path.name}, cell {number} shows {local}: a copy of the notebook (Colab, a download) "
+                           f"cannot find it; attach it to the cell (see tools/embed_screenshot.py)")
+        for name in re.findall(r"\]\(attachment:([^)\s]+)\)", source):
+            assert name in cell.get("attachments", {}), f"{path.name}, cell {number} shows attachment:{name}, not attached"
+    assert "slider.png" in SCREENSHOTS  # notebook 5's picture of the slider
+    for name, (image, notebook) in SCREENSHOTS.items():
+        if notebook == path:
+            shown = showing(cells, name)
+            assert len(shown) == 1, f"{path.name} must show {image.name} as ![...](attachment:{name}), once"
+            attached = base64.b64decode(shown[0]["attachments"][name]["image/png"])
+            assert attached == image.read_bytes(), (f"{path.name}'s picture {name} is not {image.relative_to(ROOT)} "
+                                                    f"(python tools/embed_screenshot.py {name})")
