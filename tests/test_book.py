@@ -74,3 +74,11 @@ def test_the_run_script_writes_the_record_the_notebook_reads(tmp_path):
     assert record["command"].replace("--epochs 1 ", "--epochs 120 ") == stored["command"]
     assert len(record["history"]) == 1 and {s["temperature"] for s in record["samples"]} == {0, 0.25, 0.5, 0.75}
     assert "command" not in record["settings"]
+
+
+def test_the_samples_table_shows_the_spaces_html_would_collapse():
+    # An untrained model often writes only spaces at T = 0: the cell must not look empty.
+    table = pd.DataFrame({"T = 0": ["   ", "the  cat "], "T = 0.5": ["a\nb", " x"]}, index=pd.Index([1, 2], name="epoch"))
+    html = tg.samples_table_html(table).data
+    assert ">␣␣␣</td>" in html and ">the␣␣cat␣</td>" in html and ">␣x</td>" in html and ">a⏎b</td>" in html
+    assert "&nbsp;" not in html

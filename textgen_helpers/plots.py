@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import itertools
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -105,10 +106,12 @@ class LiveTraining:
 
 
 def samples_table_html(table: pd.DataFrame, width: int = 60):
-    """A samples table (epochs x temperatures) as HTML that keeps line breaks visible as ``⏎``."""
+    """A samples table (epochs x temperatures) as HTML that keeps line breaks visible as ``⏎``, and as ``␣``
+    the spaces HTML would collapse or drop: runs of two or more, and any at either end (so a sample of
+    spaces only shows as ``␣␣␣…``, not as an empty cell)."""
     from IPython.display import HTML
 
-    shown = table.map(lambda s: _visible(s[:width]))
+    shown = table.map(lambda s: _collapsible_spaces_shown(_visible(s[:width])))
     return HTML(shown.to_html(escape=True).replace("<td>", '<td style="font-family: monospace; text-align: left">'))
 
 
@@ -146,6 +149,11 @@ def table_10_1_html(book: dict, history: pd.DataFrame, samples: pd.DataFrame, *,
         else:
             rows.append(f"<tr><th>epoch {epoch}, {_shown(label)}</th>{wide}not trained this far</td></tr>")
     return HTML(f'<table class="dataframe">{"".join(rows)}</table>')
+
+
+def _collapsible_spaces_shown(text: str) -> str:
+    """Runs of two or more spaces, and spaces at either end, each shown as ``␣``; single spaces between words stay."""
+    return re.sub(r"^ +| +$| {2,}", lambda match: "␣" * len(match.group()), text)
 
 
 def _shown(text: str) -> str:
