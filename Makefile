@@ -101,6 +101,7 @@ screenshots: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python tools/embed_screenshot.py slider.png
 	TEXTGEN_REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/browser/test_web.py -q -p no:cacheprovider
 	cp test-artifacts/browser/web.png docs/images/web.png
+	$(BIN)/python tools/embed_screenshot.py web.png
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py

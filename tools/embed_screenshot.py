@@ -1,6 +1,6 @@
 """Embed the screenshots in the notebooks that show them: ``python tools/embed_screenshot.py [NAME ...]``.
 
-Notebook 5 shows docs/images/slider.png as ``![...](attachment:slider.png)``, with the PNG itself in
+Notebook 5 shows docs/images/slider.png (and notebook 8 web.png) as ``![...](attachment:slider.png)``, with the PNG itself in
 that markdown cell's ``attachments`` (nbformat 4), so the picture travels with the notebook: on Colab,
 in a downloaded copy, on GitHub and nbviewer alike, where a path such as ``../docs/images/slider.png``
 shows a broken image outside the repository. This copies each picture's current bytes into its cell
@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # attachment name: (the picture, the notebook whose cell shows ![...](attachment:NAME))
 SCREENSHOTS = {
     "slider.png": (ROOT / "docs" / "images" / "slider.png", ROOT / "notebooks" / "05_temperature_slider.ipynb"),
+    "web.png": (ROOT / "docs" / "images" / "web.png", ROOT / "notebooks" / "08_in_the_browser.ipynb"),
 }
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
