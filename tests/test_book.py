@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import textgen_helpers as tg
-from textgen_helpers.cli import build_parser
+from textgen_helpers.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK_FLAGS = {"lstm_layer_size": [128, 128], "framing": "seq2one", "sample_len": 60, "sample_step": 3,
@@ -74,6 +75,36 @@ def test_the_run_script_writes_the_record_the_notebook_reads(tmp_path):
     assert record["command"].replace("--epochs 1 ", "--epochs 120 ") == stored["command"]
     assert len(record["history"]) == 1 and {s["temperature"] for s in record["samples"]} == {0, 0.25, 0.5, 0.75}
     assert "command" not in record["settings"]
+
+
+def test_the_notebooks_run_long_trains_what_the_stored_command_trains(tmp_path, shakespeare):
+    # Notebook 4's RUN_LONG builds and trains the model from the stored run's settings as `textgen train` does
+    # (set_seed, then build_model). Two short epochs on the start of the text, the rest of the stored command
+    # unchanged: the losses and the samples must be the command's.
+    stored = tg.load_book_run()
+    text = tmp_path / "shakespeare_start.txt"
+    text.write_text(shakespeare.text[:6_000], "utf-8")
+    argv = shlex.split(stored["command"])[1:-2]  # after "textgen", before "--save-path BUNDLE"
+    argv[1] = str(text)
+    quick = {"--epochs": "2", "--examples-per-epoch": "256", "--display-length": "20"}
+    for flag, value in quick.items():
+        argv[argv.index(flag) + 1] = value
+    assert main([*argv, "--save-path", str(tmp_path / "bundle"), "--quiet"]) == 0
+    command_history = pd.DataFrame(json.loads((tmp_path / "bundle" / "config.json").read_text("utf-8"))["history"])
+    command_samples = json.loads((tmp_path / "bundle-checkpoint" / "state.json").read_text("utf-8"))["samples"]
+
+    settings = {**stored["settings"], "examples_per_epoch": 256, "display_length": 20}  # as RUN_LONG reads them
+    vocab = tg.Vocabulary.from_text(text.read_text("utf-8"))
+    tg.set_seed(settings["seed"])
+    model = tg.build_model(len(vocab), settings["lstm_layer_sizes"], framing=settings["framing"],
+                           dropout=settings["dropout"], learning_rate=settings["learning_rate"],
+                           optimizer=settings["optimizer"], clipnorm=settings["optimizer_config"]["clipnorm"])
+    run = tg.train(model, vocab, text.read_text("utf-8"), epochs=2, config=tg.TrainingConfig.from_dict(settings),
+                   verbose=0)
+
+    for column in ("loss", "val_loss", "val_loss_stateful"):
+        assert run.history[column].tolist() == pytest.approx(command_history[column].tolist(), rel=1e-6), column
+    assert run.samples["text"].tolist() == [sample["text"] for sample in command_samples]
 
 
 def test_the_samples_table_shows_the_spaces_html_would_collapse():
