@@ -8,7 +8,13 @@ It runs ``textgen train`` with the book's flags (Deep Learning with JavaScript, 
 of 128, RMSprop at 0.01), continuing the seed text of the book's Table 10.1 after every epoch at its
 four temperatures. It keeps neither the weights nor the checkpoint (a temporary folder): only the
 command, the machine, the date, the wall time, the losses of every epoch and the samples of every
-epoch, about 70 kB of JSON that notebook 4 reads.
+epoch, as JSON that notebook 4 reads (116 kB for the stored 120 epochs; the script prints the size).
+
+The seed fixes the initial weights and the windows, so the same command on the same machine gives the
+same numbers, and so does notebook 4's RUN_LONG (tests/test_book.py checks that it trains what the
+command trains). Another processor need not: on an AMD EPYC the same command's losses differed from the
+stored run's (an Intel Xeon's) from the first epoch on, as floating-point rounding differs between
+processors and training amplifies it. The file records one run, on the machine it names.
 """
 from __future__ import annotations
 
