@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from textgen_helpers.book import load_book_table  # noqa: E402  (the book's seed text and temperatures)
+from textgen_helpers.runtime import cpu_model  # noqa: E402
 
 OUT = ROOT / "data" / "book" / "textgen_120_epochs.json"
 HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "val_loss_stateful", "train_seconds", "seconds")
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         "what": "textgen's run of the book's settings for Table 10.1, written by tools/book_run.py",
         "command": shlex.join(["textgen", "train", *flags, "--save-path", "BUNDLE"]),
         "date": began.isoformat(timespec="seconds"),
-        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
+        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
                     "load_average_before": round(load_before[0], 2),
                     "load_average_after": round(os.getloadavg()[0], 2)},
         "versions": config.get("versions", {}),
@@ -76,16 +77,6 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", "utf-8")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB): {len(history)} epochs in {wall_seconds / 60:.1f} min")
     return 0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":
