@@ -14,12 +14,16 @@ without this package.
 Every LSTM keeps Keras's defaults (tanh, sigmoid, no recurrent dropout, not unrolled, with bias),
 so on a GPU Keras runs it with the cuDNN kernel (``LSTM(dropout=...)`` on its inputs would not
 prevent that; only ``recurrent_dropout`` does). Dropout goes in separate ``Dropout`` layers between
-the LSTMs, where it also reaches the last LSTM's output.
+the LSTMs, where it also reaches the last LSTM's output. Each gets an explicit seed, drawn from
+Python's ``random`` as Keras draws one for ``seed=None`` (so TensorFlow and JAX run as before):
+without one, Keras on PyTorch draws its masks from torch's global generator, which a checkpoint does
+not hold, so a resumed run could not continue the masks exactly.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 
 import numpy as np
@@ -135,8 +139,8 @@ def build_model(
         # Every LSTM but the last must hand the next one a whole sequence; the last one does
         # too when every position predicts (seq2seq).
         x = keras.layers.LSTM(units, return_sequences=framing == "seq2seq" or not last, name=f"lstm_{i}")(x)
-        if dropout:
-            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+        if dropout:  # an explicit seed, the draw Keras would make for seed=None: see the module docstring
+            x = keras.layers.Dropout(dropout, seed=random.randint(1, int(1e9)), name=f"dropout_{i}")(x)
     # float32 output keeps the softmax stable under a mixed-precision policy on a GPU.
     activation = "softmax" if framing == "seq2one" else None
     outputs = keras.layers.Dense(vocab_size, activation=activation, dtype="float32", name="next_char")(x)
