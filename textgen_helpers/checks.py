@@ -50,9 +50,11 @@ def check_scalar(
         if not math.isfinite(value):
             raise ValueError(f"{name} must be a finite number, got {value}{suffix}")
     if min_value is not None and (value < min_value if include_min else value <= min_value):
-        raise ValueError(f"{name} must be {'>=' if include_min else '>'} {_show(min_value)}, got {_show(value)}{suffix}")
+        bound = ">=" if include_min else ">"
+        raise ValueError(f"{name} must be {bound} {_show(min_value)}, got {_show(value)}{suffix}")
     if max_value is not None and (value > max_value if include_max else value >= max_value):
-        raise ValueError(f"{name} must be {'<=' if include_max else '<'} {_show(max_value)}, got {_show(value)}{suffix}")
+        bound = "<=" if include_max else "<"
+        raise ValueError(f"{name} must be {bound} {_show(max_value)}, got {_show(value)}{suffix}")
     return value
 
 

@@ -88,13 +88,13 @@ def export_tfjs(bundle: Bundle | str | os.PathLike, out_dir: str | os.PathLike, 
     data = b"".join(np.asarray(value, dtype="<f4").tobytes() for _, value in weights)
     count = max(1, -(-len(data) // shard_bytes))
     paths = [f"group1-shard{i}of{count}.bin" for i in range(1, count + 1)]
+    manifest = [{"name": name, "shape": list(np.shape(value)), "dtype": "float32"} for name, value in weights]
     model_json = {
         "format": "layers-model",
         "generatedBy": f"keras {keras.__version__}",
         "convertedBy": f"textgen_helpers {_version()} (textgen_helpers.export)",
         "modelTopology": topology,
-        "weightsManifest": [{"paths": paths, "weights": [{"name": name, "shape": list(np.shape(value)), "dtype": "float32"}
-                                                         for name, value in weights]}],
+        "weightsManifest": [{"paths": paths, "weights": manifest}],
     }
     settings = {
         EXPORT_KEY: EXPORT_FORMAT,
@@ -112,7 +112,8 @@ def export_tfjs(bundle: Bundle | str | os.PathLike, out_dir: str | os.PathLike, 
                    "created": bundle.config.get("created"), "versions": bundle.config.get("versions")},
     }
     try:
-        with replaced_folder(out_dir, check_export_target, _is_export_file) as staging:  # readable by all: a web server serves it
+        # the files are readable by all: a web server serves them
+        with replaced_folder(out_dir, check_export_target, _is_export_file) as staging:
             for k, path in enumerate(paths):
                 (staging / path).write_bytes(data[k * shard_bytes:(k + 1) * shard_bytes])
             (staging / MODEL_JSON).write_text(json.dumps(model_json, ensure_ascii=False), encoding="utf-8")
@@ -195,7 +196,7 @@ def _layer(layer):
             "implementation": 2,
             "return_sequences": bool(config["return_sequences"]),
             "return_state": False, "go_backwards": False, "stateful": False, "unroll": False,
-        }, [(w.name, _value(w)) for w in layer.cell.weights]  # kernel, recurrent_kernel, bias: TensorFlow.js names them so
+        }, [(w.name, _value(w)) for w in layer.cell.weights]  # kernel, recurrent_kernel, bias: TensorFlow.js's names
     if isinstance(layer, keras.layers.Dropout):
         config = layer.get_config()
         return "Dropout", {**_common(layer), "rate": float(config["rate"]), "noise_shape": None, "seed": None}, []
@@ -218,7 +219,8 @@ def _layer(layer):
 def _embedding_config(input_dim: int, output_dim: int, *, trainable: bool, one_hot: bool) -> dict:
     initializer = ({"class_name": "Identity", "config": {"gain": 1.0}} if one_hot else
                    {"class_name": "RandomUniform", "config": {"minval": -0.05, "maxval": 0.05, "seed": None}})
-    return {"trainable": bool(trainable), "dtype": "float32", "input_dim": int(input_dim), "output_dim": int(output_dim),
+    return {"trainable": bool(trainable), "dtype": "float32",
+            "input_dim": int(input_dim), "output_dim": int(output_dim),
             "embeddings_initializer": initializer, "embeddings_regularizer": None, "activity_regularizer": None,
             "embeddings_constraint": None, "mask_zero": False}
 
@@ -230,7 +232,8 @@ def _common(layer) -> dict:
 def _activation(layer, name, allowed: tuple[str, ...]) -> str:
     name = "linear" if name is None else name
     if name not in allowed:
-        raise _unsupported(layer, f"activation {name!r} (TensorFlow.js computes the same only for {', '.join(allowed)})")
+        raise _unsupported(layer, f"activation {name!r} (TensorFlow.js computes the same only for "
+                                  f"{', '.join(allowed)})")
     return name
 
 

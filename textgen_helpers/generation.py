@@ -196,7 +196,8 @@ class FastGenerator:
         rows = len(temps)
         top_ks, top_ps = _per_row(top_k, rows, check_top_k, "top_k"), _per_row(top_p, rows, check_top_p, "top_p")
         if self.vocab is None:
-            raise ValueError("this FastGenerator was made without a vocabulary (for scoring only); pass the vocabulary to generate")
+            raise ValueError("this FastGenerator was made without a vocabulary (for scoring only); "
+                             "pass the vocabulary to generate")
         if isinstance(window, str):  # the model is looked up only here: a generator need not outlive it otherwise
             window = _trained_window(self.model, window)
         ids = seed_ids(self.vocab, seed_text, window, unknown)
@@ -260,7 +261,7 @@ class FastGenerator:
     # --- the compiled parts: loops of lstm_step ------------------------------------------------
 
     def _prime_chunk_py(self, values, tokens, n_valid, logits, state):
-        """``chunk`` seed characters ``tokens [chunk]`` (the first ``n_valid`` real, the rest padding) into one row's state."""
+        """Feed the seed's ``tokens [chunk]`` (the first ``n_valid`` real, the rest padding) into one row's state."""
         weights = step_weights(values)
 
         def body(t, carry):
@@ -291,7 +292,7 @@ class FastGenerator:
 
         def mask(scaled):
             mine, theirs = scaled[:, :, None], scaled[:, None, :]
-            before = ops.logical_or(theirs > mine, ops.logical_and(theirs == mine, lower_id))  # [B, i, j]: j ranks before i
+            before = ops.logical_or(theirs > mine, ops.logical_and(theirs == mine, lower_id))  # [B, i, j]: j outranks i
             keep = ops.sum(ops.cast(before, "int32"), axis=2) < top_k[:, None]  # rank < k
             probs = ops.softmax(ops.where(keep, scaled, -np.inf), axis=1)
             mass_before = ops.matmul(ops.cast(before, "float32"), probs[:, :, None])[:, :, 0]  # [B, V]
@@ -404,8 +405,9 @@ def _cached_generator(model: keras.Model, vocab: Vocabulary | None) -> FastGener
 
 def one_or_many(temperature, texts: list[str]) -> str | list[str]:
     """The text for a single temperature given as a number; the list when several were asked for."""
-    single = isinstance(temperature, (int, float, np.number)) or (isinstance(temperature, str) and "," not in temperature)
-    return texts[0] if single else texts
+    one_number = isinstance(temperature, (int, float, np.number))
+    one_in_text = isinstance(temperature, str) and "," not in temperature  # "0.5", not "0.2,0.5"
+    return texts[0] if one_number or one_in_text else texts
 
 
 def _trained_window(model: keras.Model, window: str) -> int | None:

@@ -57,7 +57,8 @@ def stack_layers(model: keras.Model):
             input_layer = layer
         elif isinstance(layer, keras.layers.LSTM) and dense is None:
             if not is_tanh(layer.activation) or not is_sigmoid(layer.recurrent_activation):
-                raise ValueError(f"FastGenerator needs tanh/sigmoid LSTMs; layer {layer.name} differs. Use generate_reference().")
+                raise ValueError(f"FastGenerator needs tanh/sigmoid LSTMs; layer {layer.name} differs. "
+                                 "Use generate_reference().")
             lstms.append(layer)
         elif isinstance(layer, keras.layers.Dense) and dense is None and lstms:
             dense = layer
@@ -68,7 +69,8 @@ def stack_layers(model: keras.Model):
                 f"those. Use generate_reference() for other models."
             )
     if not lstms or dense is None:
-        raise ValueError("FastGenerator needs at least one LSTM followed by a Dense layer; use generate_reference() for other models.")
+        raise ValueError("FastGenerator needs at least one LSTM followed by a Dense layer; "
+                         "use generate_reference() for other models.")
     return input_layer, lstms, dense
 
 

@@ -76,7 +76,8 @@ def parse_strategy(text: str) -> Strategy:
         name, _, value = token.rpartition("=")
         name = {"": "t", "t": "t", "temperature": "t", "k": "k", "p": "p"}.get(name)
         if name in found:
-            raise ValueError(f"strategy {text!r}: {'the temperature' if name == 't' else name} is given twice; {_FORMAT}")
+            what = "the temperature" if name == "t" else name
+            raise ValueError(f"strategy {text!r}: {what} is given twice; {_FORMAT}")
         if name is None or not value:
             raise ValueError(f"strategy {text!r}: cannot read {token!r}; {_FORMAT}")
         try:
