@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import urllib.error
+import socket
 from pathlib import Path
 
 import pytest
@@ -43,11 +43,19 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def offline(monkeypatch):
-    """Every URL fetch fails as it does on a machine with no network."""
-    def refuse(*args, **kwargs):
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+    """No network, as on a machine without one: every host name but the loopback's fails to resolve.
 
-    monkeypatch.setattr("urllib.request.urlopen", refuse)
+    Patched at ``socket.getaddrinfo``, so it holds for pooch's downloads (requests), urllib and the
+    rest alike, and a test server on 127.0.0.1 still answers.
+    """
+    resolve = socket.getaddrinfo
+
+    def no_network(host, *args, **kwargs):
+        if host in ("127.0.0.1", "::1", "localhost"):
+            return resolve(host, *args, **kwargs)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
 
 
 @pytest.fixture(scope="session")

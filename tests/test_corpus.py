@@ -1,10 +1,20 @@
-import hashlib
-import http.client
-import io
-import urllib.error
+"""Corpora: the registry, fetching (cache, mirror, download) with every promise the README makes, and cleaning.
 
+Nothing here reaches the internet: every test runs ``offline`` (conftest), and downloads are served by
+``web``, a server on 127.0.0.1 that the registry's URLs point to.
+"""
+
+import dataclasses
+import hashlib
+import http.server
+import re
+import threading
+import types
+
+import pooch
 import pytest
 
+import textgen_helpers.corpus as corpus_module
 from textgen_helpers.corpus import (
     CorpusError,
     clean_text,
@@ -14,6 +24,7 @@ from textgen_helpers.corpus import (
     registry,
 )
 
+pytestmark = pytest.mark.usefixtures("offline")
 
 def test_registry_names_the_five_corpora_with_urls_sizes_and_checksums():
     corpora = registry()
@@ -35,33 +46,112 @@ def test_registry_checksums_match_the_mirror_copies(mirror):
         assert hashlib.sha256(data).hexdigest() == info.sha256, info.name
 
 
-def test_named_corpus_is_copied_from_the_mirror_into_the_cache(cache_dir, mirror, monkeypatch, offline):
+@pytest.fixture(autouse=True)
+def waits(monkeypatch) -> list[float]:
+    """The seconds pooch waits between tries, recorded instead of slept."""
+    slept = []
+    monkeypatch.setattr(pooch.core, "time", types.SimpleNamespace(sleep=slept.append))
+    return slept
+
+
+class _Web(http.server.ThreadingHTTPServer):
+    """The corpora's hosts, on 127.0.0.1.
+
+    ``routes[path]`` lists the answers to the requests for ``path``, one each (the last one repeats):
+    bytes to send whole, ``("cut", data)`` to drop the connection after 50,000 bytes, ``("stall", data)``
+    to stop sending after 50,000 bytes, ``("silent", data)`` to send nothing. Other paths answer 404.
+    ``asked`` lists the paths asked for, in order.
+    """
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _Answer)
+        self.base = f"http://127.0.0.1:{self.server_address[1]}"
+        self.routes: dict[str, list] = {}
+        self.asked: list[str] = []
+        self.done = threading.Event()
+
+    def public(self, name: str) -> str:
+        """The path the registry's URL for corpus ``name`` points to in this test."""
+        return f"/public/{registry()[name].filename}"
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        web = self.server
+        web.asked.append(self.path)
+        answers = web.routes.get(self.path)
+        if not answers:
+            self.send_error(404)
+            return
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        how, data = answer if isinstance(answer, tuple) else ("whole", answer)
+        if how == "silent":
+            web.done.wait(10)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data if how == "whole" else data[:50_000])
+        self.wfile.flush()
+        if how == "stall":
+            web.done.wait(10)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def web(monkeypatch):
+    """A ``_Web`` server, with the registry's public URLs pointing to its ``/public/`` folder."""
+    server = _Web()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    corpora = {name: dataclasses.replace(info, url=server.base + server.public(name))
+               for name, info in registry().items()}
+    monkeypatch.setattr(corpus_module, "registry", lambda: corpora)
+    yield server
+    server.done.set()
+    server.shutdown()
+    server.server_close()
+
+
+def _payload(mirror, name: str) -> bytes:
+    return (mirror / registry()[name].filename).read_bytes()
+
+
+def test_the_folder_mirror_is_used_first_without_network(cache_dir, mirror, monkeypatch, web):
     monkeypatch.setenv("TEXTGEN_CORPUS_MIRROR", str(mirror))
     corpus = load_corpus("shakespeare", progress=False)
     assert corpus.name == "shakespeare" and len(corpus.text) == 1_115_394
     assert corpus.text.startswith("First Citizen:\nBefore we proceed any further, hear me speak.")
     assert corpus.sha256 == registry()["shakespeare"].sha256
-    assert (cache_dir / "tinyshakespeare.txt").is_file()
     assert [p.name for p in cache_dir.iterdir()] == ["tinyshakespeare.txt"]  # no temporary file left
+    assert web.asked == []
 
 
-def test_cached_corpus_loads_with_no_mirror_and_no_network(cache_dir, mirror, monkeypatch, offline):
+def test_cached_corpus_loads_with_no_mirror_and_no_network(cache_dir, mirror, monkeypatch):
     load_corpus("alice", mirror=str(mirror), progress=False)
     monkeypatch.delenv("TEXTGEN_CORPUS_MIRROR", raising=False)
     again = load_corpus("alice", progress=False)
     assert again.path == cache_dir / "alice_in_wonderland.txt"
 
 
-def test_offline_without_mirror_fails_with_a_message_naming_the_mirror_setting(cache_dir, offline):
+def test_offline_without_mirror_fails_in_one_line_naming_the_mirror_setting(cache_dir, waits):
     with pytest.raises(CorpusError) as err:
         load_corpus("shakespeare", progress=False)
     message = str(err.value)
+    assert "\n" not in message
     assert "TEXTGEN_CORPUS_MIRROR" in message and "tinyshakespeare.txt" in message
-    assert "unreachable" in message
+    assert "unreachable (Failed to resolve 'raw.githubusercontent.com'" in message
+    assert "Try again" not in message  # nothing was cut short
+    assert waits == [1, 2]  # pooch tried three times
     assert not cache_dir.exists() or not any(cache_dir.iterdir())
 
 
-def test_checksum_mismatch_is_refused_and_nothing_is_saved(cache_dir, tmp_path, offline):
+def test_a_damaged_folder_mirror_copy_offline_is_refused_and_nothing_is_saved(cache_dir, tmp_path):
     bad_mirror = tmp_path / "mirror"
     bad_mirror.mkdir()
     (bad_mirror / "tinyshakespeare.txt").write_text("not Shakespeare at all\n")
@@ -70,102 +160,83 @@ def test_checksum_mismatch_is_refused_and_nothing_is_saved(cache_dir, tmp_path, 
     message = str(err.value)
     assert "sha256" in message and "nothing was saved" in message
     assert str(bad_mirror / "tinyshakespeare.txt") in message and "unreachable" in message  # every source's problem
-    assert not any(cache_dir.iterdir())
+    assert not cache_dir.exists() or not any(cache_dir.iterdir())
 
 
-def _serve(monkeypatch, payload: bytes) -> list[str]:
-    """Every URL fetch returns ``payload``; the returned list records the URLs asked for."""
-    asked = []
-
-    def fake_urlopen(request, timeout):
-        asked.append(request.full_url)
-        return io.BytesIO(payload)
-
-    monkeypatch.setattr("urllib.request.urlopen", fake_urlopen)
-    return asked
+def test_a_download_goes_into_the_cache_with_a_progress_bar(cache_dir, mirror, web, capsys):
+    web.routes[web.public("alice")] = [_payload(mirror, "alice")]
+    corpus = load_corpus("alice")
+    assert corpus.text.startswith("ALICE'S ADVENTURES IN WONDERLAND")
+    assert web.asked == [web.public("alice")]
+    assert [p.name for p in cache_dir.iterdir()] == ["alice_in_wonderland.txt"]
+    assert "downloading alice" in capsys.readouterr().err
 
 
-def test_a_damaged_mirror_copy_warns_and_the_public_url_is_used(cache_dir, mirror, tmp_path, monkeypatch):
+@pytest.mark.parametrize("kind", ["folder", "url"])
+def test_a_damaged_mirror_copy_warns_and_the_public_url_is_used(cache_dir, mirror, tmp_path, web, kind):
     bad_mirror = tmp_path / "mirror"
     bad_mirror.mkdir()
     (bad_mirror / "alice_in_wonderland.txt").write_text("truncated")
-    payload = (mirror / "alice_in_wonderland.txt").read_bytes()
-    asked = _serve(monkeypatch, payload)
+    web.routes["/mirror/alice_in_wonderland.txt"] = [b"truncated"]
+    web.routes[web.public("alice")] = [_payload(mirror, "alice")]
+    where = str(bad_mirror) if kind == "folder" else f"{web.base}/mirror/"
     with pytest.warns(UserWarning) as caught:
-        corpus = load_corpus("alice", mirror=str(bad_mirror), progress=False)
+        corpus = load_corpus("alice", mirror=where, progress=False)
     assert corpus.text.startswith("ALICE'S ADVENTURES")
-    assert asked == [registry()["alice"].url]
+    assert web.asked[-1] == web.public("alice")
     message = str(caught[0].message)
-    assert str(bad_mirror / "alice_in_wonderland.txt") in message
-    assert "9 bytes" in message and f"{len(payload):,} bytes" in message and "sha256" in message
+    assert "alice_in_wonderland.txt" in message and where.rstrip("/") in message
+    assert "9 bytes" in message and f"{registry()['alice'].bytes:,} bytes" in message and "sha256" in message
     assert [p.name for p in cache_dir.iterdir()] == ["alice_in_wonderland.txt"]
 
 
-def test_download_streams_into_the_cache_and_verifies(cache_dir, mirror, monkeypatch):
-    payload = (mirror / "alice_in_wonderland.txt").read_bytes()
-    asked = _serve(monkeypatch, payload)
-    corpus = load_corpus("alice", progress=False)
-    assert asked == [registry()["alice"].url]
-    assert corpus.text.startswith("ALICE'S ADVENTURES IN WONDERLAND")
+def test_a_url_mirror_is_tried_before_the_public_url(cache_dir, mirror, web):
+    web.routes["/corpora/alice_in_wonderland.txt"] = [_payload(mirror, "alice")]
+    load_corpus("alice", mirror=f"{web.base}/corpora/", progress=False)
+    assert web.asked == ["/corpora/alice_in_wonderland.txt"]
 
 
-def test_a_url_mirror_is_tried_before_the_public_url(cache_dir, mirror, monkeypatch):
-    payload = (mirror / "alice_in_wonderland.txt").read_bytes()
-    asked = _serve(monkeypatch, payload)
-    load_corpus("alice", mirror="https://mirror.example/corpora/", progress=False)
-    assert asked == ["https://mirror.example/corpora/alice_in_wonderland.txt"]
-
-
-def test_a_broken_download_leaves_no_partial_file(cache_dir, mirror, monkeypatch):
-    payload = (mirror / "alice_in_wonderland.txt").read_bytes()
-
-    class Broken(io.BytesIO):
-        def read(self, n=-1):
-            if self.tell() > 50_000:
-                raise urllib.error.URLError("connection reset by peer")
-            return super().read(n)
-
-    monkeypatch.setattr("urllib.request.urlopen", lambda request, timeout: Broken(payload))
-    with pytest.raises(CorpusError, match="connection reset"):
-        load_corpus("alice", progress=False)
-    assert not any(cache_dir.iterdir())
-
-
-class _CutShort(io.BytesIO):
-    """A response that breaks with ``error`` once 50,000 bytes have been read, as a dropped connection does."""
-
-    def __init__(self, payload, error):
-        super().__init__(payload)
-        self.error = error
-
-    def read(self, n=-1):
-        if self.tell() > 50_000:
-            raise self.error
-        return super().read(n)
-
-
-@pytest.mark.parametrize("error", [
-    http.client.IncompleteRead(b"partial"),
-    ConnectionResetError(104, "Connection reset by peer"),
-    TimeoutError("The read operation timed out"),
-], ids=["incomplete-read", "connection-reset", "timeout"])
-def test_a_download_cut_short_is_a_clear_error_and_leaves_no_file(cache_dir, monkeypatch, error):
-    payload = bytes(registry()["shakespeare"].bytes)
-    monkeypatch.setattr("urllib.request.urlopen", lambda request, timeout: _CutShort(payload, error))
+def test_a_damaged_download_is_refused_and_leaves_nothing(cache_dir, web):
+    web.routes[web.public("alice")] = [b"<html>a different page</html>"]
     with pytest.raises(CorpusError) as err:
-        load_corpus("shakespeare", progress=False)
+        load_corpus("alice", progress=False)
+    assert "does not match the registry entry: got 29 bytes" in str(err.value)
+    assert not any(cache_dir.iterdir())  # neither the file nor pooch's temporary file
+
+
+def test_a_download_cut_short_once_is_tried_again(cache_dir, mirror, web, waits):
+    payload = _payload(mirror, "alice")
+    web.routes[web.public("alice")] = [("cut", payload), payload]
+    assert load_corpus("alice", progress=False).text.startswith("ALICE'S ADVENTURES")
+    assert web.asked == [web.public("alice")] * 2 and waits == [1]
+
+
+@pytest.mark.parametrize("how, why", [("cut", "the connection broke"), ("stall", "timed out")])
+def test_a_download_cut_short_is_a_clear_error_and_leaves_no_file(cache_dir, mirror, web, monkeypatch, how, why):
+    monkeypatch.setattr(corpus_module, "DOWNLOAD_TIMEOUT_S", 0.5)
+    web.routes[web.public("alice")] = [(how, _payload(mirror, "alice"))]
+    with pytest.raises(CorpusError) as err:
+        load_corpus("alice", progress=False)
     message = str(err.value)
-    assert "cut short" in message and "Try again" in message
-    assert "TEXTGEN_CORPUS_MIRROR" in message and "tinyshakespeare.txt" in message
+    got = re.search(rf"cut short after ([\d,]+) of {registry()['alice'].bytes:,} bytes \({why}\)", message)
+    assert got and 0 < int(got[1].replace(",", "")) <= 50_000, message
+    assert "Try again" in message and "TEXTGEN_CORPUS_MIRROR" in message and "alice_in_wonderland.txt" in message
+    assert len(web.asked) == 3
     assert not cache_dir.exists() or not any(cache_dir.iterdir())  # no partial file, no temporary file
 
 
-def test_the_cli_reports_a_download_cut_short_in_one_line(cache_dir, monkeypatch, capsys):
+def test_a_host_that_does_not_answer_times_out_with_a_clear_error(cache_dir, mirror, web, monkeypatch):
+    monkeypatch.setattr(corpus_module, "DOWNLOAD_TIMEOUT_S", 0.5)
+    web.routes[web.public("alice")] = [("silent", b"")]
+    with pytest.raises(CorpusError, match=r"timed out \(no answer within 0.5 s\)"):
+        load_corpus("alice", progress=False)
+    assert not cache_dir.exists() or not any(cache_dir.iterdir())
+
+
+def test_the_cli_reports_a_download_cut_short_in_one_line(cache_dir, mirror, web, capsys):
     from textgen_helpers.cli import main
 
-    payload = bytes(registry()["shakespeare"].bytes)
-    monkeypatch.setattr("urllib.request.urlopen",
-                        lambda request, timeout: _CutShort(payload, http.client.IncompleteRead(b"partial")))
+    web.routes[web.public("shakespeare")] = [("cut", _payload(mirror, "shakespeare"))]
     assert main(["train", "shakespeare", "--epochs", "1"]) == 1
     err = capsys.readouterr().err
     # What a terminal shows: the progress bar redraws its line with \r, so keep the text after the last \r.
@@ -176,7 +247,7 @@ def test_the_cli_reports_a_download_cut_short_in_one_line(cache_dir, monkeypatch
     assert not cache_dir.exists() or not any(cache_dir.iterdir())
 
 
-def test_a_damaged_cache_entry_is_fetched_again(cache_dir, mirror, offline):
+def test_a_damaged_cache_entry_is_fetched_again(cache_dir, mirror):
     cache_dir.mkdir()
     (cache_dir / "alice_in_wonderland.txt").write_text("truncated")
     corpus = load_corpus("alice", mirror=str(mirror), progress=False)

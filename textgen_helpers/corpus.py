@@ -3,37 +3,39 @@
 ``load_corpus("shakespeare")`` looks for the file in three places, in order:
 
 1. the cache folder (``TEXTGEN_DATA_DIR``, default ``~/.cache/textgen``);
-2. a local mirror (``TEXTGEN_CORPUS_MIRROR``: a folder, or a URL base such as ``https://host/corpora``);
-3. the corpus's public URL, downloaded with a progress bar.
+2. a mirror (``TEXTGEN_CORPUS_MIRROR``): a folder, or a URL base such as ``https://host/corpora``;
+3. the corpus's public URL.
 
-Whatever it finds is checked against the registry's byte size and sha256 before it is used, and is
-written to the cache atomically (a temporary file, then a rename), so an interrupted download or a
-bad checksum never leaves a half-written file behind. A mirror copy that fails the check is skipped
-with a ``UserWarning`` naming it, and the public URL is tried next. Only when every place fails does
-loading fail, with one ``CorpusError`` that lists each place's problem (a download cut short by a
-dropped connection or a timeout says so, and to try again). Any local file path works too.
+pooch downloads (a temporary file in the cache folder, tried three times, renamed only once its sha256
+matches, deleted otherwise); a few lines of our own do the same for a folder mirror, where pooch has no
+``file://``. Every copy is also checked against the registry's byte size. A mirror copy that fails the
+check is skipped with a ``UserWarning``, and the public URL is tried next. When every place fails, one
+``CorpusError`` lists each place's problem (a download cut short says so, and to try again).
+Any local file path works too.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
+import contextlib
 import json
 import os
 import re
-import urllib.error
-import urllib.request
+import shutil
 import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+import pooch
+from tqdm.auto import tqdm
 
 from .files import atomic_file
 
 DATA_DIR_ENV = "TEXTGEN_DATA_DIR"
 MIRROR_ENV = "TEXTGEN_CORPUS_MIRROR"
 DEFAULT_CORPUS = "shakespeare"
-DOWNLOAD_TIMEOUT_S = 30
+DOWNLOAD_TIMEOUT_S = 30  # seconds without a byte before a download is given up
+DOWNLOAD_RETRIES = 2  # further tries after a failed download (pooch waits 1 s, then 2 s)
 
 
 class CorpusError(ValueError):
@@ -141,12 +143,13 @@ def load_corpus(
                 f"corpus {key!r} {what}. Give a path to a text file or one of the named corpora: "
                 f"{', '.join(sorted(known))}."
             )
-        name, digest = path.stem, _sha256(path)
+        name, digest = path.stem, pooch.file_hash(str(path))
     text = decode_text(path.read_bytes(), source=str(path), encoding=encoding)
     if clean:
         text = clean_text(text)
         if not text.strip():
-            raise CorpusError(f"corpus {key!r} ({path}) holds no text once its Gutenberg header and footer are removed; pass clean=False to keep them.")
+            raise CorpusError(f"corpus {key!r} ({path}) holds no text once its Gutenberg header and footer are "
+                              f"removed; pass clean=False to keep them.")
     return Corpus(name=name, text=text, path=path, sha256=digest)
 
 
@@ -163,33 +166,33 @@ def fetch(
     check is skipped with a ``UserWarning``; if no place supplies a verified copy, raises
     ``CorpusError`` naming each place's problem and how to work offline. Nothing partial is kept.
     """
-    cache = Path(cache_dir) if cache_dir is not None else data_dir()
-    target = cache / info.filename
+    target = (Path(cache_dir) if cache_dir is not None else data_dir()) / info.filename
     if target.is_file():
-        if _matches(target, info):
+        with contextlib.suppress(_Mismatch):  # a damaged cache entry is replaced below by a verified copy
+            _verify(target, info)
             return target
-        # A damaged cache entry is replaced below, atomically; the old file stays until then.
     mirror = _mirror(mirror)
-    sources = [] if mirror is None else [(_join(mirror, info.filename), True)]
-    sources.append((info.url, False))
+    sources = [] if mirror is None else [_join(mirror, info.filename)]
     problems = []
     cut_short = False
-    for source, from_mirror in sources:
-        label = f"mirror {source}" if from_mirror else source
+    for source in [*sources, info.url]:
+        label = source if source == info.url else f"mirror {source}"
         try:
-            _copy_verified(source, target, info, progress=progress)
+            if _is_url(source):
+                _download(source, target, info, progress=progress)
+            else:
+                _copy(Path(source), target, info)
             return target
         except _Mismatch as err:
             problems.append(f"{label}: {err}")
-            if from_mirror:
-                warnings.warn(
-                    f"the mirror's copy {source} of corpus {info.name!r} {err}. Skipping it and trying "
-                    f"{info.url} instead.", UserWarning, stacklevel=2)
+            if source != info.url:
+                warnings.warn(f"the mirror's copy {source} of corpus {info.name!r} {err}. Skipping it and trying "
+                              f"{info.url} instead.", UserWarning, stacklevel=2)
         except _CutShort as err:
             problems.append(f"{label}: {err}")
             cut_short = True
-        except (OSError, http.client.HTTPException) as err:  # URLError is an OSError
-            problems.append(f"{label}: {_reason(err)}")
+        except OSError as err:  # requests' errors are OSErrors too
+            problems.append(f"{label}: {_why(err)}")
     retry = "Try again: a download cut short usually completes the next time. " if cut_short else ""
     raise CorpusError(
         f"could not fetch corpus {info.name!r} ({'; '.join(problems)}); nothing was saved. {retry}"
@@ -252,103 +255,82 @@ class _CutShort(CorpusError):
     """A download that stopped before its last byte (a dropped connection, a timeout)."""
 
 
+def _download(url: str, target: Path, info: CorpusInfo, *, progress: bool) -> None:
+    """Download ``url`` to ``target`` with pooch: retried, and renamed into place only once verified."""
+
+    def one_try(url: str, output_file: str, fetcher: pooch.Pooch) -> None:  # pooch's downloader interface
+        bar = tqdm(total=info.bytes, unit="B", unit_scale=True, desc=f"downloading {info.name}") if progress else False
+        try:
+            pooch.HTTPDownloader(progressbar=bar, timeout=DOWNLOAD_TIMEOUT_S)(url, output_file, fetcher)
+        except OSError as err:  # a requests.RequestException; pooch retries it, and a ValueError
+            if bar:
+                bar.leave = False  # erased, so the error is the one line left
+                bar.close()
+            got = os.path.getsize(output_file)
+            if got:
+                how = "timed out" if "timed out" in str(err).lower() else "the connection broke"
+                raise _CutShort(f"the download was cut short after {got:,} of {info.bytes:,} bytes ({how})") from err
+            raise
+        _verify(Path(output_file), info)
+
+    fetcher = pooch.create(path=target.parent, base_url="", registry={target.name: f"sha256:{info.sha256}"},
+                           urls={target.name: url}, retry_if_failed=DOWNLOAD_RETRIES)
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # pooch logs every try; the progress bar and our error say enough
+    try:
+        fetcher.fetch(target.name, downloader=one_try)
+    finally:
+        logger.setLevel(level)
+
+
+def _copy(source: Path, target: Path, info: CorpusInfo) -> None:
+    """Copy a mirror folder's file to ``target`` through a temporary file, renamed only once verified."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(target) as tmp:
+        shutil.copyfile(source, tmp)
+        _verify(tmp, info)
+
+
+def _verify(path: Path, info: CorpusInfo) -> None:
+    """Raise ``_Mismatch`` unless ``path`` has the registry entry's byte size and sha256."""
+    size, digest = path.stat().st_size, pooch.file_hash(str(path))
+    if size != info.bytes or digest != info.sha256:
+        raise _Mismatch(f"does not match the registry entry: got {size:,} bytes with sha256 {digest}, expected "
+                        f"{info.bytes:,} bytes with sha256 {info.sha256} (damaged, or a different edition)")
+
+
+_CONNECTION = re.compile(r"^(<[^>]*>|[\w.]+\([^)]*\)): ")  # urllib3's "HTTPSConnection(host=...): " before a reason
+
+
+def _why(err: OSError) -> str:
+    """Why a place could not supply the file, in a few words (requests' errors nest urllib3's)."""
+    import requests
+
+    if isinstance(err, requests.Timeout):
+        return f"timed out (no answer within {DOWNLOAD_TIMEOUT_S} s)"
+    if isinstance(err, requests.ConnectionError):
+        cause = err.args[0] if err.args and isinstance(err.args[0], BaseException) else err
+        cause = getattr(cause, "reason", None) or cause  # urllib3's MaxRetryError holds the reason
+        return f"unreachable ({_CONNECTION.sub('', str(cause))})"
+    if isinstance(err, FileNotFoundError) and err.filename is not None:
+        return "no such file"
+    return str(err) or type(err).__name__
+
+
 def _mirror(mirror: str | None) -> str | None:
     value = mirror if mirror is not None else os.environ.get(MIRROR_ENV)
     return value or None
 
 
 def _is_url(location: str) -> bool:
-    return bool(re.match(r"^[a-z][a-z0-9+.-]*://", location, re.I))
+    return location.startswith(("http://", "https://"))
 
 
 def _join(base: str, filename: str) -> str:
     if _is_url(base):
         return base.rstrip("/") + "/" + filename
     return str(Path(base).expanduser() / filename)
-
-
-def _reason(err: BaseException) -> str:
-    """Why a source could not be opened, in a few words."""
-    if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
-        return f"unreachable ({err.reason})"
-    if isinstance(err, FileNotFoundError):
-        return "no such file"
-    return _detail(err)
-
-
-def _detail(err: BaseException) -> str:
-    if isinstance(err, urllib.error.URLError) and not isinstance(err, urllib.error.HTTPError):
-        return str(err.reason)
-    return str(err) or type(err).__name__
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _matches(path: Path, info: CorpusInfo) -> bool:
-    return path.stat().st_size == info.bytes and _sha256(path) == info.sha256
-
-
-def _copy_verified(source: str, target: Path, info: CorpusInfo, *, progress: bool) -> None:
-    """Stream ``source`` (a path or URL) into ``target`` via a temporary file, verifying it first.
-
-    Raises ``_Mismatch`` for a wrong size or sha256, ``_CutShort`` for a download that broke off,
-    and ``OSError``/``http.client.HTTPException`` for a source that cannot be opened or read.
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    bar = None
-    saved = False
-    try:
-        with atomic_file(target) as tmp, open(tmp, "wb") as out, _open_source(source) as src:
-            digest = hashlib.sha256()
-            size = 0
-            bar = _progress_bar(info, source, enabled=progress and _is_url(source))
-            while True:
-                try:
-                    block = src.read(1 << 16)
-                except (OSError, http.client.HTTPException) as err:
-                    if not _is_url(source):
-                        raise
-                    raise _CutShort(f"the download was cut short after {size:,} of {info.bytes:,} bytes "
-                                    f"({_detail(err)})") from err
-                if not block:
-                    break
-                out.write(block)
-                digest.update(block)
-                size += len(block)
-                if bar is not None:
-                    bar.update(len(block))
-            out.flush()
-            if size != info.bytes or digest.hexdigest() != info.sha256:
-                raise _Mismatch(
-                    f"does not match the registry entry: got {size:,} bytes with sha256 {digest.hexdigest()}, "
-                    f"expected {info.bytes:,} bytes with sha256 {info.sha256} (damaged, or a different edition)"
-                )
-        saved = True
-    finally:
-        if bar is not None:
-            bar.leave = saved  # a failed download's bar is erased, so its error is the one line left
-            bar.close()
-
-
-def _open_source(source: str):
-    if _is_url(source):
-        request = urllib.request.Request(source, headers={"User-Agent": "textgen-helpers"})
-        return urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S)
-    return open(source, "rb")
-
-
-def _progress_bar(info: CorpusInfo, source: str, *, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=info.bytes, unit="B", unit_scale=True, desc=f"downloading {info.name}")
 
 
 def _guess_encoding(data: bytes) -> str:
