@@ -1,7 +1,10 @@
 # Two commands do all the set-up on a fresh machine (each creates .venv if it is missing):
 #   make start   install, then open the workshop (notebooks/) in JupyterLab
-#   make test    install, lint (ruff), then run every test: the package, the CLI and the notebooks (fast mode),
-#                then the backend suite on JAX (and PyTorch, if installed) with TensorFlow blocked
+#   make test    install, lint (ruff), then run every test on TensorFlow: the package, the CLI and the notebooks
+#                (fast mode); then the backend suite on JAX, and on PyTorch where it is installed (CI installs
+#                torch==2.13.0), with TensorFlow blocked; its last line names the backends and versions that ran
+# Both install the package with its tensorflow, jax, notebooks, test and browser extras into .venv (make install
+# does only that).
 # Others:
 #   make demo       train a small model for two minutes from the command line and print its text
 #   make notebooks  re-execute the notebooks in full mode, storing their outputs (about 12 minutes)
@@ -37,37 +40,54 @@ SHIPPED_BUNDLE := data/bundles/shakespeare-128x2
 RECOMMENDED := --lstm-layer-size 128,128 --sample-len 32 --dropout 0.1 --clipnorm 1 --examples-per-epoch 20000 \
 	--reduce-lr-on-plateau
 
-.PHONY: start test demo notebooks bundle slider web screenshots bench gpu-check pin-colab clean
+.PHONY: install start test demo notebooks bundle slider web screenshots bench gpu-check pin-colab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[notebooks,test,browser]'
+	$(BIN)/python -m pip install --quiet -e '.[tensorflow,jax,notebooks,test,browser]'
 	touch $(STAMP)
+
+install: $(STAMP)
 
 # --ignore-scripts: TensorFlow.js needs no install script (the only one, core-js's, prints a banner).
 $(NPM_STAMP): web/package.json web/package-lock.json
-	@command -v npm >/dev/null || { echo "make: npm is needed to install TensorFlow.js for web/ (Debian: apt-get install nodejs npm)" >&2; exit 1; }
+	@command -v npm >/dev/null || { echo "make: npm is needed to install TensorFlow.js for web/" \
+		"(Debian: apt-get install nodejs npm)" >&2; exit 1; }
 	cd web && npm ci --no-audit --no-fund --ignore-scripts
 	touch $(NPM_STAMP)
 
 start: $(STAMP)
 	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# The backend suite: the tests of everything that runs a model, again on JAX (and on PyTorch where it is
-# installed), with tests/no_tensorflow on PYTHONPATH so that TensorFlow cannot be imported in those processes.
+# The backend suite: the tests of everything that runs a model, again on JAX and on PyTorch where it is installed
+# (.ci/run installs torch==2.13.0, a CPU build), with tests/no_tensorflow on PYTHONPATH so that TensorFlow cannot be
+# imported in those processes.
 BACKEND_TESTS := tests/test_model.py tests/test_step.py tests/test_generation.py tests/test_windows.py \
 	tests/test_training.py tests/test_checkpoints.py tests/test_bundle.py tests/test_export.py \
 	tests/test_activations.py tests/test_widgets.py tests/test_strategies.py
 NO_TENSORFLOW := PYTHONPATH=$(CURDIR)/tests/no_tensorflow
+# $(call version,jax): "JAX 0.10.2", the installed version, read without importing it
+version = $(word $(1),TensorFlow JAX PyTorch) $$($(BIN)/python -c "import importlib.metadata as m; \
+	print(m.version('$(word $(1),tensorflow jax torch)'))")
+HAS_TORCH := $(BIN)/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is None)"
 
 test: $(STAMP) $(NPM_STAMP)
 	$(BIN)/ruff check .
+	@echo "make test: the whole suite on $(call version,1)"
 	$(BIN)/python -m pytest
+	@echo "make test: the backend suite on $(call version,2), TensorFlow blocked"
 	KERAS_BACKEND=jax $(NO_TENSORFLOW) $(BIN)/python -m pytest -p no:cacheprovider $(BACKEND_TESTS)
-	@if $(BIN)/python -c "import torch" 2>/dev/null; then \
-		KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest -p no:cacheprovider $(BACKEND_TESTS); \
-	else echo "make test: PyTorch is not installed, so the backend suite ran on JAX only (pip install torch for it)"; fi
+	@if $(HAS_TORCH); then \
+		echo "make test: the backend suite on $(call version,3), TensorFlow blocked"; \
+		echo "KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest -p no:cacheprovider $(BACKEND_TESTS)"; \
+		KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest -p no:cacheprovider $(BACKEND_TESTS) || exit 1; \
+		echo "make test: passed: the whole suite on $(call version,1); the backend suite on $(call version,2)" \
+			"and on $(call version,3)"; \
+	else \
+		echo "make test: passed: the whole suite on $(call version,1); the backend suite on $(call version,2)" \
+			"only: PyTorch is not installed (CI installs it: $(BIN)/python -m pip install torch==2.13.0)"; \
+	fi
 
 demo: $(STAMP)
 	rm -rf models/shakespeare-demo-checkpoint  # this target's own checkpoint: each demo starts afresh

@@ -1,9 +1,11 @@
 """Install files and the package's surface: what a new user meets before any model is trained."""
 
+import json
 import os
 import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,24 +26,97 @@ def _pyproject():
     return tomllib.loads((ROOT / "pyproject.toml").read_text())
 
 
-def test_environment_yml_names_the_same_packages_as_pyproject():
+# The extras the workshop installs (make start, make test; environment.yml for conda): TensorFlow is its backend,
+# JAX runs the backend suite, and the notebooks and tests need their tools. The Makefile adds `browser`.
+WORKSHOP_EXTRAS = ("tensorflow", "jax", "notebooks", "test")
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _floor(requirement: str) -> str:
+    return requirement.strip()[len(_name(requirement)):].replace(" ", "")
+
+
+def _workshop_requirements() -> dict[str, str]:
+    """``{name: version specifier}`` of the package's dependencies and the workshop's extras, in conda's names."""
     project = _pyproject()["project"]
-    wanted = {_name(r) for r in project["dependencies"]}
-    for extra in ("notebooks", "test"):
-        wanted |= {_name(r) for r in project["optional-dependencies"][extra]}
-    wanted = {CONDA_NAMES.get(n, n) for n in wanted}
+    requirements = list(project["dependencies"])
+    for extra in WORKSHOP_EXTRAS:
+        requirements += project["optional-dependencies"][extra]
+    return {CONDA_NAMES.get(_name(r), _name(r)): _floor(r) for r in requirements}
+
+
+def test_environment_yml_names_the_same_packages_as_pyproject():
+    wanted = _workshop_requirements()
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert environment["channels"] == ["conda-forge"]
     conda = [d for d in environment["dependencies"] if isinstance(d, str)]
     pip = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
     assert "python=3.11" in conda and "-e ." in pip
-    named = {_name(d) for d in conda} - {"python", "pip"}
-    assert named == wanted, f"only in environment.yml: {named - wanted}; only in pyproject.toml: {wanted - named}"
+    named = {_name(d): _floor(d) for d in conda if _name(d) not in ("python", "pip")}
+    assert named.keys() == wanted.keys(), (f"only in environment.yml: {named.keys() - wanted.keys()}; "
+                                           f"only in pyproject.toml: {wanted.keys() - named.keys()}")
+    assert named == wanted, f"environment.yml {named}, pyproject.toml {wanted}"
 
 
-def test_the_package_depends_on_tensorflow_not_tensorflow_cpu():
-    names = {_name(r) for r in _pyproject()["project"]["dependencies"]}
-    assert "tensorflow" in names and "tensorflow-cpu" not in names
+def test_the_makefile_installs_the_workshops_extras():
+    installs = re.findall(r"pip install --quiet -e '\.\[([a-z,]+)\]'", (ROOT / "Makefile").read_text())
+    assert len(installs) == 1, "the Makefile should install the package in one place"
+    assert sorted(installs[0].split(",")) == sorted([*WORKSHOP_EXTRAS, "browser"])
+
+
+def test_each_backend_is_an_extra_and_none_a_dependency():
+    project = _pyproject()["project"]
+    extras = project["optional-dependencies"]
+    assert not {_name(r) for r in project["dependencies"]} & {*BACKENDS, "tensorflow-cpu"}
+    for backend in BACKENDS:
+        (requirement,) = extras[backend]
+        assert _name(requirement) == backend  # `tensorflow`, not `tensorflow-cpu`: Colab's GPU build satisfies it
+        assert ">=" in requirement and "==" not in requirement, f"{requirement}: users get a range; only CI pins"
+    # Colab has its TensorFlow, JAX and PyTorch; [colab] adds only what it lacks, and the tools bring no backend.
+    for extra in ("colab", "test", "notebooks"):
+        assert not {_name(r) for r in extras[extra]} & set(BACKENDS), f"[{extra}] installs a backend"
+
+
+def test_ci_pins_the_pytorch_it_runs_the_backend_suite_on():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"pip install .*'torch==2\.13\.0'", ci), ".ci/run should install torch==2.13.0 into .venv"
+    assert ci.index("torch==2.13.0") < ci.index("\nmake test")
+
+
+def _pypi_reachable() -> bool:
+    try:
+        urllib.request.urlopen("https://pypi.org/simple/keras/", timeout=10).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_installing_the_jax_extra_installs_no_tensorflow(tmp_path):
+    # pip resolves `.[jax]` as in a clean environment (--ignore-installed) and downloads no wheel (--dry-run reads
+    # only the packages' metadata); its report lists what it would install.
+    if not _pypi_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("CI must resolve the [jax] extra, but PyPI cannot be reached")
+        pytest.skip("PyPI cannot be reached: pip resolves the [jax] extra from it")
+    report = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+                           "--disable-pip-version-check", "--report", str(report), f"{ROOT}[jax]"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = {_name(item["metadata"]["name"]) for item in json.loads(report.read_text())["install"]}
+    assert {"textgen-helpers", "keras", "jax", "jaxlib", "pooch", "filelock"} <= names
+    assert not {name for name in names if name.startswith(("tensorflow", "tf-", "tensorboard"))}, sorted(names)
+    assert "torch" not in names
+
+
+def test_the_package_runs_where_tensorflow_cannot_be_imported():
+    pytest.importorskip("jax")
+    code = ("import sys, textgen_helpers as tg; tg.build_model(65); "
+            "print(sorted(m for m in ('tensorflow', 'jax', 'torch') if m in sys.modules))")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT / "tests" / "no_tensorflow")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "['jax']"
 
 
 def test_the_readme_test_command_is_what_ci_runs():
@@ -126,18 +201,21 @@ def test_every_public_name_is_listed_once_and_imports():
 
 # Lower modules first: each may import only from the modules before it (the data flows one way:
 # text, ids, windows, model, its training and checkpoints, the bundle, and what reads a bundle).
-LAYERS = ["checks", "book", "runtime", "files", "corpus", "vocabulary", "windows", "model", "sampling", "step", "generation",
-          "evaluation", "distribute", "checkpoints", "training", "bundle", "export", "strategies", "ngram",
-          "activations", "plots", "widgets", "cli"]
+LAYERS = ["checks", "book", "runtime", "files", "corpus", "vocabulary", "windows", "model", "sampling", "step",
+          "generation", "evaluation", "distribute", "checkpoints", "training", "bundle", "export", "strategies",
+          "ngram", "activations", "plots", "display", "widgets", "cli"]
 
 
 def _package_imports(module: str) -> list[tuple[str, str]]:
-    """``(imported module, name)`` for every ``from .x import name`` in ``module``, inside functions too."""
+    """``(imported module, name)`` for every ``from .x import name`` in ``module``, inside functions too;
+    ``from . import x`` is ``("x", "x")``, and ``from . import __version__`` is ``("", "__version__")``."""
     import ast
 
     tree = ast.parse((ROOT / "textgen_helpers" / f"{module}.py").read_text())
-    return [(node.module or "", alias.name) for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and node.level == 1 for alias in node.names]
+    found = [(node.module or "", alias.name) for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) and node.level == 1 for alias in node.names]
+    return [(name, name) if imported == "" and name != "__version__" else (imported, name)
+            for imported, name in found]
 
 
 def test_every_module_has_its_place_in_the_layers():

@@ -1,5 +1,6 @@
 """The runtime: TensorFlow's start-up lines are held back, but never where they explain an unused GPU."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -73,3 +74,48 @@ def test_the_gpu_check_runs_whole_on_a_cpu_without_tensorflow(tmp_path, mirror):
     written = [Path(word) for word in wrote.split() if word.endswith((".json", ".md"))]
     assert len(written) == 2 and all(path.is_file() and tmp_path in path.parents for path in written)
     assert (ROOT / "bench" / "results.json").read_bytes() == results  # a smoke run writes only into a temporary folder
+
+
+# A backend made impossible to import, as where it is not installed: sys.modules[name] = None makes `import name`
+# raise ModuleNotFoundError(name=name), in the process and in every one it starts with this folder on PYTHONPATH.
+BLOCK = "import sys\nfor name in {names!r}:\n    sys.modules[name] = None\n"
+
+
+def _textgen_on(tmp_path, backend: str, blocked: tuple[str, ...]) -> subprocess.CompletedProcess:
+    (tmp_path / "sitecustomize.py").write_text(BLOCK.format(names=blocked))
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "KERAS_BACKEND": backend}
+    textgen = str(Path(sys.executable).with_name("textgen"))
+    return subprocess.run([textgen, "generate", str(ROOT / "data" / "bundles" / "shakespeare-128x2"), "--length", "5"],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.mark.parametrize("backend, name", [("tensorflow", "TensorFlow"), ("jax", "JAX"), ("torch", "PyTorch")])
+def test_a_missing_backend_is_one_line_naming_the_extra_that_installs_it(tmp_path, backend, name):
+    done = _textgen_on(tmp_path, backend, blocked=(backend,))
+    assert done.returncode == 1 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"textgen generate: error: {name} is not installed: "
+                           f"pip install 'textgen-helpers[{backend}]' (or "), line
+    # the backend it suggests instead is one installed here, where there is one
+    installed = [other for other in ("tensorflow", "jax", "torch")
+                 if other != backend and importlib.util.find_spec(other) is not None]
+    if installed:
+        assert f"use one installed here: KERAS_BACKEND={installed[0]}; textgen --backend {installed[0]}" in line
+
+
+def test_with_no_backend_installed_the_error_names_the_others_to_choose(tmp_path):
+    done = _textgen_on(tmp_path, "torch", blocked=("tensorflow", "jax", "torch"))
+    assert done.returncode == 1
+    assert done.stderr.strip() == (
+        "textgen generate: error: PyTorch is not installed: pip install 'textgen-helpers[torch]' (or choose another "
+        "backend: KERAS_BACKEND=tensorflow or jax; textgen --backend tensorflow on the command line)")
+
+
+def test_a_backend_that_is_installed_but_broken_says_what_its_import_said(tmp_path):
+    (tmp_path / "jax").mkdir()  # a stand-in jax whose import fails as a broken install's would
+    (tmp_path / "jax" / "__init__.py").write_text('raise ImportError("libjax.so: cannot open shared object file")\n')
+    done = _textgen_on(tmp_path, "jax", blocked=())
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("textgen generate: error: JAX is installed but cannot be imported: libjax.so: cannot open "
+                           "shared object file (or "), line

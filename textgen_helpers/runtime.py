@@ -19,6 +19,8 @@ machine without one it is 3 (fatal errors only). Python warnings and errors alwa
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import json
 import logging
 import os
@@ -29,7 +31,9 @@ import warnings
 from pathlib import Path
 
 FAST_ENV = "TEXTGEN_FAST"
-BACKENDS = ("tensorflow", "jax", "torch")
+BACKENDS = ("tensorflow", "jax", "torch")  # each also the name of its module and of the package's extra for it
+BACKEND_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
+DISTRIBUTION = "textgen-helpers"  # the name pip installs the package by
 
 
 def choose_backend(name: str | None) -> str:
@@ -69,7 +73,8 @@ def configured_backend() -> str:
 def import_keras():
     """Import Keras on the chosen backend (TensorFlow's start-up lines held back); returns ``keras``.
 
-    A backend that is not installed is one clear ImportError that names the others.
+    A backend that is not installed is one clear ImportError naming the package's extra that installs it
+    (``pip install 'textgen-helpers[jax]'``) and another backend to choose (one installed here, if any is).
     """
     if "keras" in sys.modules:
         return sys.modules["keras"]
@@ -77,20 +82,40 @@ def import_keras():
     if backend not in BACKENDS:
         raise ImportError(f"KERAS_BACKEND={backend!r} is not a backend this package runs on; set it to one of "
                           f"{', '.join(BACKENDS)}")
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]
     try:
         if backend == "tensorflow":
             _import_tensorflow_quietly()
         else:
-            __import__(module)
+            importlib.import_module(backend)
     except ImportError as err:
-        others = [name for name in BACKENDS if name != backend]
-        raise ImportError(f"Keras's {backend} backend needs {module}, which cannot be imported ({err}); install it, "
-                          f"or choose another backend: KERAS_BACKEND={others[0]} or {others[1]} (textgen --backend "
-                          f"{others[0]})") from None
+        raise ImportError(_missing_backend_message(backend, err)) from None
     import keras
 
     return keras
+
+
+def _missing_backend_message(backend: str, err: ImportError) -> str:
+    """One line: which backend failed, the extra that installs it, and the backends to choose instead."""
+    name = BACKEND_NAMES[backend]
+    missing = isinstance(err, ModuleNotFoundError) and (err.name or "").split(".")[0] == backend
+    others = [other for other in BACKENDS if other != backend]
+    installed = [other for other in others if _installed(other)]
+    instead = (f"use one installed here: KERAS_BACKEND={installed[0]}" if installed else
+               f"choose another backend: KERAS_BACKEND={others[0]} or {others[1]}")
+    choice = f"(or {instead}; textgen --backend {(installed or others)[0]} on the command line)"
+    if missing:
+        return f"{name} is not installed: pip install '{DISTRIBUTION}[{backend}]' {choice}"
+    said = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return f"{name} is installed but cannot be imported: {said} {choice}"
+
+
+def _installed(backend: str) -> bool:
+    """True where ``backend``'s module is on the path (found, not imported; a finder that blocks it has no file)."""
+    try:
+        spec = importlib.util.find_spec(backend)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and (spec.origin is not None or bool(spec.submodule_search_locations))
 
 
 def import_tensorflow():
@@ -111,7 +136,7 @@ def _import_tensorflow_quietly() -> None:
     gpu_present = nvidia_gpu_present()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if gpu_present else "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    if "tensorflow" in sys.modules:
+    if sys.modules.get("tensorflow") is not None:  # imported already (None there: blocked, as not installed)
         return
     with _native_stderr_captured() as captured:
         import tensorflow as tf
@@ -159,7 +184,7 @@ def set_seed(seed: int = 0) -> None:
     keras = import_keras()
     seed = check_seed(seed)
     seed = seed if seed < 2**32 else seed_key(seed)
-    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules:
+    if keras.backend.backend() == "tensorflow" or sys.modules.get("tensorflow") is not None:
         keras.utils.set_random_seed(seed)
         return
     # keras.utils.set_random_seed without its last step, which imports TensorFlow (if installed) to seed it.
@@ -186,7 +211,8 @@ def fast_mode() -> bool:
 
 
 def device_report() -> dict:
-    """What Keras will run on: ``{"backend": "jax", "device": "GPU: ..." or "CPU (2 cores, AMD EPYC)", "gpus": [...], ...}``."""
+    """What Keras will run on: ``{"backend": "jax", "device": "GPU: ..." or "CPU (2 cores, AMD EPYC)",
+    "gpus": [...], ...}``."""
     keras = import_keras()
     backend = keras.backend.backend()
     names, version = [], ""
@@ -234,8 +260,7 @@ def cpu_model() -> str:
 def backend_versions() -> dict:
     """``{"backend": "jax", "jax": "0.7.2"}``: the backend Keras runs on and its version, for the record."""
     backend = import_keras().backend.backend()
-    module = sys.modules[{"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend]]
-    return {"backend": backend, backend: module.__version__}
+    return {"backend": backend, backend: sys.modules[backend].__version__}
 
 
 def total_memory_bytes() -> int | None:
