@@ -19,10 +19,11 @@
 #   make bench      re-measure docs/benchmarks.md (about 25 minutes)
 #   make gpu-check  on a GPU machine (JAX or PyTorch, TensorFlow not needed): cuDNN, mixed precision, throughput,
 #                   five minutes of training, generation, notebook 6 if nbconvert is there (about 9 minutes)
-#   make wheelhouse  the wheels such a machine may lack (Keras, pandas, ...; at most 64 MiB) into wheelhouse/ and
-#                    the corpus into data/cache/, to carry to it (the commands there: bench/gpu.py's docstring)
-#   make pin-colab  point every notebook's Colab install line and badge at the tag v<version> of pyproject.toml (a release;
-#                   python tools/pin_colab.py main follows main again)
+#   make wheelhouse  for such a machine without network: the wheels it may lack (Keras, pandas, ...) into
+#                    wheelhouse/ and the corpus into data/cache/; copy both there and run the commands it prints
+#                    (also in bench/gpu.py's docstring)
+#   make pin-colab  point every notebook's Colab install line and badge at the tag v<version> of pyproject.toml
+#                   (a release; python tools/pin_colab.py main follows main again)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -138,16 +139,20 @@ GPU_PYTHON ?= $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
 gpu-check:
 	$(GPU_PYTHON) bench/gpu.py $(GPU_CHECK_ARGS)
 
-# What a GPU machine with JAX or PyTorch (and numpy) but no TensorFlow and no network lacks for bench/gpu.py: Keras
-# (>= 3.14, the first with cuDNN LSTMs on JAX; it needs Python >= 3.11), its dependencies and this package's
-# (pandas, lazy-loader, tqdm), and setuptools to install this package there, as wheels for CPython 3.11 and 3.12
-# on manylinux x86_64. numpy is left out: the machine's own stays, the one its JAX or PyTorch was built against.
+# For a GPU machine with JAX or PyTorch (and numpy) but no network: what bench/gpu.py needs there, as wheels for
+# CPython 3.11 and 3.12 on manylinux x86_64 (WHEELHOUSE_PYTHONS=3.12 for one): Keras (>= 3.14, the first with cuDNN
+# LSTMs on JAX; it needs Python >= 3.11) and its dependencies, this package's (pandas, lazy-loader, tqdm, pooch,
+# filelock), and setuptools to install this package there. Left out: numpy, since the machine's own must stay (the
+# one its JAX or PyTorch was built against), and matplotlib, which bench/gpu.py never imports (so the package goes
+# in with --no-deps). Copy the working tree, wheelhouse/ and data/cache/ (the corpus) to the machine, then run there
+# the commands the report prints (also in bench/gpu.py's docstring).
 WHEELHOUSE := wheelhouse
 WHEELHOUSE_PYTHONS ?= 3.11 3.12
-WHEELHOUSE_PACKAGES := 'keras>=3.14' 'pandas>=2.1' 'lazy-loader>=0.4' 'tqdm>=4.66' 'setuptools>=77'
+WHEELHOUSE_PACKAGES := 'keras>=3.14' 'pandas>=2.1' 'lazy-loader>=0.4' 'tqdm>=4.66' 'pooch>=1.8' 'filelock>=3.12' \
+	'setuptools>=77'
 
 define WHEELHOUSE_REPORT
-import subprocess, sys
+import subprocess
 from pathlib import Path
 
 mib = lambda paths: sum(path.stat().st_size for path in paths if path.is_file()) / 2**20
@@ -155,17 +160,14 @@ wheels = sorted(Path("$(WHEELHOUSE)").glob("*.whl"))
 listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], capture_output=True,
                         text=True, check=True).stdout.split("\0")
 house, cache, tree = mib(wheels), mib(Path("data/cache").rglob("*")), mib(Path(name) for name in listed if name)
-print(f"$(WHEELHOUSE)/: {len(wheels)} wheels, {house:.1f} MiB (at most 64 MiB); data/cache/: {cache:.1f} MiB; the working "
-      f"tree: {tree:.1f} MiB; together {house + cache + tree:.1f} MiB of the 64 MiB the device tool carries")
-if house > 64:
-    sys.exit("make wheelhouse: over 64 MiB; ask for fewer Python versions, e.g. make wheelhouse WHEELHOUSE_PYTHONS=3.12")
-if house + cache + tree > 64:
-    sys.exit("make wheelhouse: with the working tree and data/cache/ over the 64 MiB the device tool carries; ask for "
-             "fewer Python versions, e.g. make wheelhouse WHEELHOUSE_PYTHONS=3.12")
-print('carry them: the device tool\'s run(command=..., carry=["$(WHEELHOUSE)", "data/cache"]); then, there:')
-print("  python -m pip install --no-index --find-links $(WHEELHOUSE) keras pandas lazy-loader tqdm")
+print(f"$(WHEELHOUSE)/: {len(wheels)} wheels, {house:.1f} MiB")
+print(f"data/cache/ (the corpus): {cache:.1f} MiB")
+print(f"the working tree (git's files, not the ignored ones): {tree:.1f} MiB")
+print(f"in all: {house + cache + tree:.1f} MiB")
+print("Copy the working tree with $(WHEELHOUSE)/ and data/cache/ to the GPU machine; then, there, in its root:")
+print("  python -m pip install --no-index --find-links $(WHEELHOUSE) keras pandas lazy-loader tqdm pooch filelock")
 print("  python -m pip install --no-index --find-links $(WHEELHOUSE) --no-deps -e .")
-print("  KERAS_BACKEND=jax python bench/gpu.py --skip-notebook")
+print("  KERAS_BACKEND=jax python bench/gpu.py --skip-notebook    # or KERAS_BACKEND=torch")
 endef
 export WHEELHOUSE_REPORT
 

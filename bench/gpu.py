@@ -8,17 +8,19 @@ It runs on any Keras backend: ``KERAS_BACKEND`` chooses it, and where that is un
 can be imported and TensorFlow cannot, else what Keras itself would choose. TensorFlow is imported
 only on TensorFlow's backend; the last line printed names the backend modules the run loaded.
 
-On a GPU machine with JAX (or PyTorch) and CUDA but no TensorFlow and no network, from this working
-tree and a wheelhouse (``make wheelhouse`` here: Keras and the pure-Python packages, for CPython
-3.11 and 3.12 on manylinux x86_64; carry ``wheelhouse/`` and ``data/cache/``, the corpus, along)::
+On a GPU machine with JAX (or PyTorch) and CUDA but no TensorFlow and no network: ``make wheelhouse``
+on a machine with network downloads Keras and the other packages it lacks into ``wheelhouse/`` (wheels
+for CPython 3.11 and 3.12 on manylinux x86_64) and the corpus into ``data/cache/``, and prints their
+sizes. Copy the working tree with both folders to the GPU machine, and there, in its root::
 
-    python -m pip install --no-index --find-links wheelhouse keras pandas lazy-loader tqdm
+    python -m pip install --no-index --find-links wheelhouse keras pandas lazy-loader tqdm pooch filelock
     python -m pip install --no-index --find-links wheelhouse --no-deps -e .
-    KERAS_BACKEND=jax python bench/gpu.py --skip-notebook
-    cp bench/results.json docs/benchmarks.md "$OUT"/     # on the device tool: what comes back
+    KERAS_BACKEND=jax python bench/gpu.py --skip-notebook      # or KERAS_BACKEND=torch
 
-(numpy comes with JAX or PyTorch and is not in the wheelhouse, so theirs stays; Keras >= 3.14, the
-first to run LSTMs with cuDNN on JAX, needs Python >= 3.11.) It:
+then copy ``bench/results.json`` and ``docs/benchmarks.md`` back. (numpy comes with JAX or PyTorch
+and is not in the wheelhouse, so theirs stays; matplotlib, which this script never imports, is left
+out too, hence ``--no-deps``; Keras >= 3.14, the first to run LSTMs with cuDNN on JAX, needs Python
+>= 3.11.) It:
 
 1. proves that every LSTM of the 3x512 model runs the cuDNN kernel: each is set to
    ``use_cudnn=True``, under which Keras raises instead of falling back to its step-by-step loop on
