@@ -15,8 +15,8 @@ from textgen_helpers.activations import (
     surprise_bits,
     text_features,
 )
+from textgen_helpers.display import colored_text_html
 from textgen_helpers.model import build_model
-from textgen_helpers.plots import colored_text_html
 from textgen_helpers.runtime import import_keras, set_seed
 
 keras = import_keras()
@@ -196,7 +196,8 @@ def test_surprise_is_minus_log2_of_the_actual_next_characters_probability():
 
 def test_mean_surprise_is_the_models_cross_entropy_in_bits(small):
     model, ids, trace = small
-    nats = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(ids[None, 1:], model.predict_on_batch(ids[None])[:, :-1])
+    logits = model.predict_on_batch(ids[None])[:, :-1]
+    nats = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(ids[None, 1:], logits)
     assert surprise_bits(trace).shape == (len(ids) - 1,)
     assert surprise_bits(trace).mean() == pytest.approx(float(nats) / math.log(2), rel=1e-5)
 
@@ -229,7 +230,8 @@ def test_gate_saturation_counts_the_time_near_each_end():
     forget[:, 2] = [0.01, 0.99] * 5            # half and half
     inputs = np.full((steps, 3), 0.5)
     table = gate_saturation(synthetic_trace([np.zeros((steps, 3))], {"f": [forget], "i": [inputs]}))
-    assert list(table.columns) == ["layer", "gate", "unit", "left", "right"] and table.attrs == {"low": 0.1, "high": 0.9}
+    assert list(table.columns) == ["layer", "gate", "unit", "left", "right"]
+    assert table.attrs == {"low": 0.1, "high": 0.9}
     assert set(table["gate"]) == {"input", "forget", "output"} and len(table) == 9
     rows = table[table["gate"] == "forget"].set_index("unit")
     assert rows["left"].tolist() == [1.0, 0.0, 0.5] and rows["right"].tolist() == [0.0, 0.5, 0.5]

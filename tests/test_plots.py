@@ -6,19 +6,15 @@ import pandas as pd
 import pytest
 
 from textgen_helpers.plots import (
-    LiveTraining,
     draw_generation_loop,
     draw_stacked_lstm,
-    entropy_bits,
     plot_colored_text,
     plot_entropy_vs_temperature,
     plot_history,
     plot_next_char_distribution,
     plot_next_char_panels,
-    samples_table_html,
 )
-from textgen_helpers.sampling import apply_temperature
-from textgen_helpers.training import TrainingConfig, TrainingRun
+from textgen_helpers.sampling import apply_temperature, entropy_bits
 from textgen_helpers.vocabulary import Vocabulary
 
 matplotlib.use("Agg")
@@ -43,34 +39,6 @@ def test_redrawing_keeps_a_single_bits_axis():
     for _ in range(3):
         plot_history(HISTORY, ax)
     assert len(ax.child_axes) == 1 and len(ax.get_lines()) == 2
-
-
-def test_live_training_draws_once_then_updates_in_place(monkeypatch):
-    shown = []
-
-    class Handle:
-        def __init__(self):
-            self.updates = 0
-
-        def update(self, obj):
-            self.updates += 1
-
-    def fake_display(obj, display_id=None):
-        assert display_id is True
-        shown.append(Handle())
-        return shown[-1]
-
-    monkeypatch.setattr("IPython.display.display", fake_display)
-    samples = pd.DataFrame({"epoch": [1, 1, 2, 2], "temperature": [0.0, 0.5] * 2, "text": ["a\nb", "c", "d", "e"]})
-    run = TrainingRun(model=None, vocab=None, config=TrainingConfig(), history=HISTORY, samples=samples)
-    live = LiveTraining(references={"Shannon": 1.3})
-    for _ in range(3):
-        live(run)
-    assert len(shown) == 2  # one figure, one table, each displayed once
-    assert [handle.updates for handle in shown] == [2, 2]
-    assert len(live._figure.axes[0].get_lines()) == 3  # training, validation, Shannon
-    table = samples_table_html(run.samples_table()).data
-    assert "T = 0.5" in table and "a⏎b" in table
 
 
 def test_the_explanatory_figures_draw():
@@ -116,11 +84,6 @@ def test_the_entropy_curve_rises_with_temperature_towards_uniform():
     assert len(ax.get_legend().get_texts()) == 3
 
 
-def test_entropy_is_in_bits_and_zero_for_a_certain_outcome():
-    assert entropy_bits([0.25] * 4) == pytest.approx(2.0)
-    assert entropy_bits([0.0, 1.0, 0.0]) == 0.0 and math.copysign(1, entropy_bits([1.0])) == 1.0
-
-
 def test_gate_saturation_figure_has_a_panel_per_gate_and_a_colour_per_layer():
     from textgen_helpers.plots import plot_gate_saturation
 
@@ -133,7 +96,8 @@ def test_gate_saturation_figure_has_a_panel_per_gate_and_a_colour_per_layer():
     # one y label for the shared axis, so that it does not crowd the panel beside it
     assert "nearly open\n(right" in axes[0].get_ylabel() and [ax.get_ylabel() for ax in axes[1:]] == ["", ""]
     saturation.attrs.update(low=0.1, high=0.9)  # as gate_saturation() leaves them
-    assert plot_gate_saturation(saturation)[0].get_xlabel() == "share of characters nearly shut, < 0.1\n(left-saturated)"
+    shut = plot_gate_saturation(saturation)[0].get_xlabel()
+    assert shut == "share of characters nearly shut, < 0.1\n(left-saturated)"
     np.testing.assert_allclose(axes[1].collections[0].get_offsets(), saturation.iloc[4:6][["left", "right"]])
     with pytest.raises(ValueError, match="missing \\['right'\\]"):
         plot_gate_saturation(saturation.drop(columns="right"))
@@ -215,27 +179,15 @@ def test_colored_text_rejects_bad_arguments(call, message):
         call()
 
 
-def test_the_strategies_figure_labels_nearly_coinciding_temperatures_once():
-    import matplotlib.pyplot as plt
-
-    from textgen_helpers.plots import plot_strategies
-
-    table = pd.DataFrame({"family": "temperature", "temperature": [0.0, 0.1, 0.5, 1.0, 1.5], "top_k": None,
-                          "top_p": None, "surprise_bits": [1.183, 1.180, 1.42, 2.01, 3.09],
-                          "real_words": [1.0, 0.999, 0.986, 0.856, 0.584], "distinct_4grams": [0.05, 0.5, 1, 1, 1]})
-    fig = plot_strategies(table, marked=())
-    labels = [text.get_text() for text in fig.axes[0].texts]
-    assert labels == ["0, 0.1", "0.5", "1", "1.5"]  # greedy and T = 0.1 sit on one spot: one label, not two overprinted
-    plt.close(fig)
-
-
 # The notebook 5 run whose labels crowded each other: strategy, real words, distinct 4-grams, surprise (bits/char).
 STORED_STRATEGIES = """0 1.000 0.048 1.183 | 0.1 0.998 0.527 1.186 | 0.25 0.997 0.941 1.255 | 0.4 0.989 0.995 1.366
 | 0.5 0.985 0.997 1.425 | 0.6 0.974 1.000 1.498 | 0.75 0.946 1.000 1.653 | 0.9 0.889 1.000 1.870 | 1 0.858 1.000 2.013
 | 1.25 0.749 1.000 2.467 | 1.5 0.597 1.000 3.095 | 1_k=2 0.983 0.982 1.398 | 1_k=3 0.970 0.999 1.495
 | 1_k=5 0.943 1.000 1.661 | 1_k=10 0.905 1.000 1.816 | 1_k=20 0.871 1.000 1.981 | 1_p=0.5 0.993 0.996 1.345
 | 1_p=0.7 0.984 1.000 1.469 | 1_p=0.8 0.973 1.000 1.554 | 1_p=0.9 0.938 1.000 1.711 | 1_p=0.95 0.909 1.000 1.821"""
-STORED_REFERENCE = {"label": "the validation text", "surprise_bits": 2.217, "real_words": 0.944, "distinct_4grams": 0.993}
+STORED_REFERENCE = {"label": "the validation text", "surprise_bits": 2.217, "real_words": 0.944,
+                    "distinct_4grams": 0.993}
+STORED_TEMPERATURES = [0, 0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9, 1, 1.25, 1.5]
 
 
 def _strategies_table(rows: str = STORED_STRATEGIES) -> pd.DataFrame:
@@ -251,57 +203,70 @@ def _strategies_table(rows: str = STORED_STRATEGIES) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-def _label_geometry(fig):
-    """The left panel's temperature labels as drawn: their text boxes and leader lines, in pixels."""
-    from matplotlib.text import Text
-
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    ax = fig.axes[0]
-    boxes = [Text.get_window_extent(label, renderer) for label in ax.texts]
-    leaders = [None if label.arrow_patch is None else label.arrow_patch.get_path().vertices for label in ax.texts]
-    return ax, boxes, leaders
+def _temperature_dots(ax):
+    """The panel's temperature dots: their (x, y) positions and fill colours, as drawn."""
+    (dots,) = ax.collections
+    return dots.get_offsets(), [matplotlib.colors.to_hex(c) for c in dots.get_facecolors()]
 
 
-def _crosses(points: np.ndarray, box, samples: int = 200) -> bool:
-    """Whether the polyline through ``points`` (pixels) enters ``box``."""
-    for a, b in zip(points[:-1], points[1:], strict=True):
-        along = a + np.linspace(0, 1, samples)[:, None] * (b - a)
-        if box.count_contains(along):
-            return True
-    return False
-
-
-@pytest.mark.parametrize("jitter", [None, 0, 1, 2], ids=["stored run", "jittered 0", "jittered 1", "jittered 2"])
-def test_the_strategies_figure_labels_cover_no_label_point_or_line(jitter):
+def test_the_strategies_figure_colours_each_temperature_dot_by_its_temperature_and_writes_no_text_on_the_panels():
     import matplotlib.pyplot as plt
 
     from textgen_helpers.plots import plot_strategies
 
     table = _strategies_table()
-    if jitter is not None:  # other runs put the points elsewhere: the labels must still find room
-        rng = np.random.default_rng(jitter)
-        table["surprise_bits"] += rng.normal(0, 0.03, len(table))
-        table["real_words"] = np.clip(table["real_words"] + rng.normal(0, 0.01, len(table)), 0, 1)
     fig = plot_strategies(table, reference=STORED_REFERENCE)
-    ax, boxes, leaders = _label_geometry(fig)
-    if jitter is None:
-        assert [t.get_text() for t in ax.texts] == ["0, 0.1", "0.25", "0.4", "0.5", "0.6", "0.75", "0.9", "1", "1.25",
-                                                    "1.5"]
-    frame = ax.get_window_extent()
-    for k, box in enumerate(boxes):
-        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, (
-            f"label {ax.texts[k].get_text()!r} leaves the axes")
-        for j, other in enumerate(boxes):
-            assert j == k or not box.overlaps(other), f"labels {ax.texts[k].get_text()!r} and {ax.texts[j].get_text()!r}"
-            if j != k and leaders[j] is not None:
-                assert not _crosses(leaders[j], box), f"{ax.texts[j].get_text()!r}'s leader strikes through " \
-                                                      f"{ax.texts[k].get_text()!r}"
-        for line in ax.get_lines():  # every marker (its centre) and every line stays off every label
-            xy = ax.transData.transform(line.get_xydata())
-            assert not box.count_contains(xy), f"label {ax.texts[k].get_text()!r} covers a point of {line.get_label()}"
-            if line.get_linestyle() not in ("None", ""):
-                assert not _crosses(xy, box), f"the line of {line.get_label()} runs through {ax.texts[k].get_text()!r}"
+    temperatures = table[table["family"] == "temperature"].sort_values("surprise_bits")
+    coolwarm = matplotlib.colormaps["coolwarm"]
+    for ax, column in zip(fig.axes[:2], ["real_words", "distinct_4grams"], strict=True):
+        assert len(ax.texts) == 0  # no label beside any point, so none can cover another
+        offsets, colors = _temperature_dots(ax)
+        np.testing.assert_allclose(offsets, temperatures[["surprise_bits", column]])
+        by_temperature = dict(zip(temperatures["temperature"], colors, strict=True))
+        assert len(set(colors)) == len(STORED_TEMPERATURES)  # each temperature its own colour
+        # blue for the sharpened (T < 1), the map's grey middle for the model as it is, red at the hottest
+        assert by_temperature[0] == matplotlib.colors.to_hex(coolwarm(0.0))
+        assert by_temperature[1] == matplotlib.colors.to_hex(coolwarm(0.5))
+        assert by_temperature[1.5] == matplotlib.colors.to_hex(coolwarm(1.0))
+        scale = coolwarm(np.linspace(0, 1, 256))[:, :3]
+        along = [np.abs(scale - matplotlib.colors.to_rgb(by_temperature[t])).sum(axis=1).argmin()
+                 for t in STORED_TEMPERATURES]
+        assert along == sorted(set(along)), "a hotter dot must sit further along the scale from blue to red"
+        assert "bits per character" in ax.get_xlabel() and "share" in ax.get_ylabel()  # the axes keep their units
+    plt.close(fig)
+
+
+def test_the_strategies_colour_key_names_every_temperature_in_its_dots_colour_without_overlap():
+    import matplotlib.pyplot as plt
+
+    from textgen_helpers.plots import plot_strategies
+
+    fig = plot_strategies(_strategies_table(), reference=STORED_REFERENCE)
+    left, _, key = fig.axes
+    assert [t.get_text() for t in key.get_xticklabels()] == [f"{t:g}" for t in STORED_TEMPERATURES]
+    assert key.get_xlabel().startswith("temperature T of each dot")
+    (swatch_mesh,) = [c for c in key.collections if isinstance(c, matplotlib.collections.QuadMesh)]
+    swatches = [matplotlib.colors.to_hex(c) for c in swatch_mesh.get_cmap().colors]
+    temperatures = _strategies_table().query("family == 'temperature'").sort_values("surprise_bits")["temperature"]
+    by_temperature = dict(zip(temperatures, _temperature_dots(left)[1], strict=True))
+    assert swatches == [by_temperature[t] for t in STORED_TEMPERATURES]  # a swatch is its dot's colour
+    fig.canvas.draw()
+    boxes = [label.get_window_extent() for label in key.get_xticklabels()]
+    for a, b in zip(boxes[:-1], boxes[1:], strict=True):  # one swatch each, evenly spaced: 0 and 0.1 do not collide
+        assert a.x1 < b.x0, "two temperatures' names in the colour key overlap"
+    assert key.get_window_extent().y1 < min(ax.xaxis.label.get_window_extent().y0 for ax in fig.axes[:2])
+    plt.close(fig)
+
+
+def test_the_strategies_figure_without_temperatures_draws_no_colour_key():
+    import matplotlib.pyplot as plt
+
+    from textgen_helpers.plots import plot_strategies
+
+    table = _strategies_table()
+    fig = plot_strategies(table[table["family"] != "temperature"], marked=())
+    assert len(fig.axes) == 2 and all(len(ax.collections) == 0 for ax in fig.axes)
+    assert [line.get_label() for line in fig.axes[0].get_lines()][0].startswith("top-k at T = 1 (k = 2, 3")
     plt.close(fig)
 
 
@@ -311,13 +276,13 @@ def test_no_point_of_the_strategies_figure_hides_another():
     from textgen_helpers.plots import plot_strategies
 
     fig = plot_strategies(_strategies_table(), reference=STORED_REFERENCE)
-    for ax in fig.axes:
-        lines = {line.get_label(): line for line in ax.get_lines()}
-        dots = lines["temperature"]
-        filters = [line for label, line in lines.items() if label.startswith(("top-k", "top-p"))]
+    for ax in fig.axes[:2]:
+        dots = ax.collections[0]
+        filters = [line for line in ax.get_lines() if line.get_label().startswith(("top-k", "top-p"))]
         assert len(filters) == 2
-        for line in filters:  # T = 0.75 and top-k 5 nearly coincide: the small filled dot shows inside the open square
-            assert line.get_markerfacecolor() == "none" and line.get_markersize() > dots.get_markersize()
+        for line in filters:  # T = 0.75 and top-k 5 nearly coincide: the filled dot shows inside the open square
+            assert line.get_markerfacecolor() == "none"
+            assert line.get_markersize() > np.sqrt(dots.get_sizes()[0])  # a scatter's size is its area in points²
             assert dots.get_zorder() > line.get_zorder()
     assert fig.axes[0].get_ylabel() == "real words (share of generated words, 0 to 1)"
     assert fig.axes[1].get_ylabel() == "distinct word 4-grams (share of all, 0 to 1)"

@@ -8,6 +8,7 @@ from textgen_helpers.sampling import (
     apply_temperature,
     check_temperature,
     check_temperatures,
+    entropy_bits,
     filter_distribution,
     sample,
 )
@@ -229,3 +230,14 @@ def test_apply_temperature_checks_its_probabilities_as_sample_does():
     with pytest.raises(ValueError, match="NaN or infinite"):
         apply_temperature([0.5, math.nan], 1.0)
     np.testing.assert_array_equal(apply_temperature([0.0, 0.2, 0.2], 0), [0, 1, 0])  # the lower id wins a tie
+
+
+def test_entropy_is_in_bits_and_zero_for_a_certain_outcome():
+    assert entropy_bits([0.25] * 4) == pytest.approx(2.0)
+    assert entropy_bits([0.0, 1.0, 0.0]) == 0.0 and math.copysign(1, entropy_bits([1.0])) == 1.0
+
+
+def test_entropy_falls_as_temperature_sharpens_the_distribution():
+    entropies = [entropy_bits(apply_temperature(PROBS, t)) for t in (0, 0.5, 1, 2)]
+    assert entropies[0] == 0.0 and entropies == sorted(entropies)
+    assert entropies[2] == pytest.approx(-sum(p * math.log2(p) for p in PROBS))

@@ -37,7 +37,8 @@ def test_a_strategy_is_read_from_how_it_is_written(text, expected):
 
 def test_strategies_are_comma_separated_and_labelled():
     strategies = parse_strategies("0.25, 1 k=10, 1 p=0.9, k=5 p=0.5")
-    assert [s.label for s in strategies] == ["T = 0.25", "T = 1, top-k 10", "T = 1, top-p 0.9", "T = ?, top-k 5, top-p 0.5"]
+    assert [s.label for s in strategies] == ["T = 0.25", "T = 1, top-k 10", "T = 1, top-p 0.9",
+                                             "T = ?, top-k 5, top-p 0.5"]
     assert [s.family for s in strategies] == ["temperature", "top-k", "top-p", "top-k and top-p"]
     assert strategies[3].at(0.7) == Strategy(0.7, 5, 0.5) and strategies[1].at(0.7) == strategies[1]
 
@@ -58,7 +59,8 @@ def test_a_badly_written_strategy_is_explained(text, message):
 
 
 def test_words_keep_inner_apostrophes_and_ignore_case_and_punctuation():
-    assert words("O'er the Hills, thou'rt 'tis; ROMEO: rest!") == ["o'er", "the", "hills", "thou'rt", "tis", "romeo", "rest"]
+    assert words("O'er the Hills, thou'rt 'tis; ROMEO: rest!") == ["o'er", "the", "hills", "thou'rt", "tis", "romeo",
+                                                                   "rest"]
 
 
 def test_real_word_share_counts_the_words_found_in_the_vocabulary():
@@ -85,7 +87,8 @@ def bundle():
 def test_surprise_is_the_models_mean_minus_log2_p_of_each_written_character(bundle):
     seed_text, text = "\nROMEO:\nWhat light", " through yonder window"
     ids = bundle.vocab.encode(seed_text[-bundle.sample_len:] + text)
-    logits = keras.ops.convert_to_numpy(bundle.model([ids[None]], training=False))[0].astype(np.float64)  # from a zero state, carried
+    # from a zero state, carried
+    logits = keras.ops.convert_to_numpy(bundle.model([ids[None]], training=False))[0].astype(np.float64)
     log_p = logits - logits.max(axis=1, keepdims=True)
     log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
     first = len(ids) - len(text)  # the first written character is predicted at position first - 1
@@ -118,7 +121,7 @@ def test_the_strategies_figure_draws_each_family_against_surprise_and_rings_the_
                                length=200, rows=1)
     fig = plot_strategies(table, reference={"label": "real text", "surprise_bits": 2.2, "real_words": 0.9,
                                             "distinct_4grams": 0.99})
-    left, right = fig.axes
+    left, right, _ = fig.axes  # two panels, then the colour key of the temperatures
     assert "bits per character" in left.get_xlabel() and "real words" in left.get_ylabel()
     assert "4-grams" in right.get_ylabel()
     labels = [text.get_text() for text in right.get_legend().get_texts()]

@@ -159,7 +159,8 @@ def test_the_panel_reads_as_plain_text_where_widgets_do_not_show(bundle):
     first, greedy, top_k = panel.texts
     assert panel.as_text() == (f"--- T = 1 (slider) ---\n{first}\n\n--- T = 0 ---\n{greedy}\n\n"
                                f"--- T = 1, top-k 3 ---\n{top_k}")
-    assert panel.as_text(chars=10).startswith(f"--- T = 1 (slider) ---\n{first[:10]}\n\n--- T = 0 ---\n{greedy[:10]}\n\n")
+    assert panel.as_text(chars=10).startswith(f"--- T = 1 (slider) ---\n{first[:10]}\n\n"
+                                              f"--- T = 0 ---\n{greedy[:10]}\n\n")
     with pytest.raises(ValueError, match="chars must be >= 1"):
         panel.as_text(chars=0)
 

@@ -6,7 +6,7 @@ The functions the notebooks call, one module a concept, each importing only from
     vocabulary   Vocabulary                               characters <-> integer ids
     windows      window_dataset, onehot_windows, ...      cutting text into training examples
     model        build_model, parse_layer_sizes, ...      stacked LSTMs
-    sampling     sample, apply_temperature                temperature, top-k and top-p
+    sampling     sample, apply_temperature, entropy_bits  temperature, top-k and top-p; entropy in bits
     step         lstm_step, cross_entropy, ...            one LSTM step in keras.ops, compiled for any backend
     generation   generate, FastGenerator, ...             the book's loop, and one that carries the state
     evaluation   evaluate_loss                            the loss in nats per character
@@ -17,7 +17,8 @@ The functions the notebooks call, one module a concept, each importing only from
     strategies   measure_strategies, parse_strategies     what each sampling strategy writes, measured
     ngram        NgramModel                               counting baselines
     activations  lstm_trace, best_cells, ...              inside the LSTM, character by character
-    plots        plot_history, LiveTraining, ...          figures in nats and bits
+    plots        plot_history, plot_strategies, ...       figures in nats and bits
+    display      LiveTraining, samples_table_html, ...    HTML tables and the live training display
     widgets      TemperaturePanel, NextCharExplorer       the temperature slider
     distribute   make_strategy                            tf.distribute: several GPUs, machines, a TPU
     cli          main                                     the ``textgen`` command

@@ -34,6 +34,12 @@ from .corpus import (
     load_corpus as load_corpus,
     registry as registry,
 )
+from .display import (
+    LiveTraining as LiveTraining,
+    colored_text_html as colored_text_html,
+    samples_table_html as samples_table_html,
+    table_10_1_html as table_10_1_html,
+)
 from .distribute import (
     is_chief as is_chief,
     make_strategy as make_strategy,
@@ -64,11 +70,8 @@ from .ngram import (
 )
 from .plots import (
     SHANNON_BITS as SHANNON_BITS,
-    LiveTraining as LiveTraining,
-    colored_text_html as colored_text_html,
     draw_generation_loop as draw_generation_loop,
     draw_stacked_lstm as draw_stacked_lstm,
-    entropy_bits as entropy_bits,
     plot_colored_text as plot_colored_text,
     plot_entropy_vs_temperature as plot_entropy_vs_temperature,
     plot_gate_saturation as plot_gate_saturation,
@@ -76,8 +79,6 @@ from .plots import (
     plot_next_char_distribution as plot_next_char_distribution,
     plot_next_char_panels as plot_next_char_panels,
     plot_strategies as plot_strategies,
-    samples_table_html as samples_table_html,
-    table_10_1_html as table_10_1_html,
 )
 from .runtime import (
     choose_backend as choose_backend,
@@ -93,6 +94,7 @@ from .sampling import (
     BOOK_TEMPERATURES as BOOK_TEMPERATURES,
     apply_temperature as apply_temperature,
     check_temperature as check_temperature,
+    entropy_bits as entropy_bits,
     sample as sample,
 )
 from .strategies import (

@@ -15,7 +15,8 @@ automatically; :func:`surprise_bits` gives ``-log2 p`` of every actual next char
 :func:`gate_saturation` counts how often each gate sits near 0 or 1 (the paper's figure 3, drawn
 by :func:`~textgen_helpers.plots.plot_gate_saturation`). Any of these values can colour a text's
 characters: :func:`~textgen_helpers.plots.plot_colored_text` draws a figure (a picture, so it
-shows wherever the notebook does, GitHub included), and :func:`colored_text_html` writes HTML
+shows wherever the notebook does, GitHub included), and
+:func:`~textgen_helpers.display.colored_text_html` writes HTML
 whose characters show their values on hover in Jupyter and Colab (GitHub's notebook view drops
 the colours of HTML).
 """
@@ -44,12 +45,18 @@ GATES = ("i", "f", "g", "o")  # Keras's order in the kernels: input, forget, can
 STATES = ("c", "h")
 SATURATING_GATES = {"input": "i", "forget": "f", "output": "o"}  # the sigmoid gates, by name
 FEATURES = {  # name -> what it measures at row t (after reading character t)
-    "inside_quotes": "1 after an opening double quote up to its closing one (the opening quote counts, the closing one not)",
-    "inside_brackets": "1 after an opening (, [ or { up to its closing one (the opening bracket counts, the closing one not)",
-    "position_in_line": "characters of the current line read so far: 0 after a newline, 1 after the line's first character",
-    "chars_to_newline": "characters still to come before the next newline (0: the next character is a newline); looks ahead",
-    "speaker_name": "1 if character t is part of a speaker's name in capitals, a line such as 'ROMEO:' (colon included)",
-    "after_vowel": "1 if character t is a vowel (a, e, i, o, u, either case): the next character comes after a vowel",
+    "inside_quotes": ("1 after an opening double quote up to its closing one "
+                      "(the opening quote counts, the closing one not)"),
+    "inside_brackets": ("1 after an opening (, [ or { up to its closing one "
+                        "(the opening bracket counts, the closing one not)"),
+    "position_in_line": ("characters of the current line read so far: "
+                         "0 after a newline, 1 after the line's first character"),
+    "chars_to_newline": ("characters still to come before the next newline "
+                         "(0: the next character is a newline); looks ahead"),
+    "speaker_name": ("1 if character t is part of a speaker's name in capitals, "
+                     "a line such as 'ROMEO:' (colon included)"),
+    "after_vowel": ("1 if character t is a vowel (a, e, i, o, u, either case): "
+                    "the next character comes after a vowel"),
     "position_in_word": "letters of the current word read so far: 0 after a non-letter, 1 after a word's first letter",
 }
 VOWELS = frozenset("aeiouAEIOU")
@@ -103,7 +110,8 @@ def lstm_trace(model: keras.Model | Bundle, ids: np.ndarray) -> LSTMTrace:
     if not isinstance(model, keras.Model) and isinstance(getattr(model, "model", None), keras.Model):
         model = model.model  # a Bundle: trace its model
     if not isinstance(model, keras.Model):
-        raise ValueError(f"lstm_trace needs a Keras model made by build_model (or a bundle), got {type(model).__name__}")
+        raise ValueError("lstm_trace needs a Keras model made by build_model (or a bundle), "
+                         f"got {type(model).__name__}")
     layers = stack_layers(model)
     sizes, vocab_size = [layer.units for layer in layers[1]], int(layers[2].kernel.shape[-1])
     ids = _check_ids(ids, vocab_size)
@@ -200,7 +208,8 @@ def cell_correlations(trace: LSTMTrace, features: pd.DataFrame, *, state: str = 
         raise ValueError(f"features must be a pandas DataFrame (from text_features), got {type(features).__name__}")
     if len(features) != len(trace):
         raise ValueError(f"features have {len(features):,} rows but the trace has {len(trace):,} characters; "
-                         f"compute both from the same text (text_features(text), lstm_trace(model, vocab.encode(text)))")
+                         "compute both from the same text "
+                         "(text_features(text), lstm_trace(model, vocab.encode(text)))")
     values = features.to_numpy(dtype=np.float64)
     if not np.isfinite(values).all():
         raise ValueError("features must be finite numbers; fill or drop the NaN rows first")
@@ -255,7 +264,8 @@ def gate_saturation(trace: LSTMTrace, low: float = 0.1, high: float = 0.9) -> pd
         for k, gate in enumerate(getattr(trace, attribute), start=1):
             frames.append(pd.DataFrame({"layer": k, "gate": name, "unit": np.arange(gate.shape[1]),
                                         "left": (gate < low).mean(axis=0), "right": (gate > high).mean(axis=0)}))
-    table = pd.concat(frames, ignore_index=True).sort_values(["layer", "gate", "unit"], kind="stable", ignore_index=True)
+    table = pd.concat(frames, ignore_index=True)
+    table = table.sort_values(["layer", "gate", "unit"], kind="stable", ignore_index=True)
     table.attrs.update(low=low, high=high)  # for the figure's axis labels
     return table
 
@@ -279,7 +289,8 @@ def _trace_chunk_py(values, tokens, state):
     def body(t, carry):
         state, rows = carry
         logits, state, gates = lstm_step(weights, tokens[t][None], state, gates=True)
-        row = ops.concatenate([*(x for (h, c), g in zip(state, gates, strict=True) for x in (*g, c, h)), logits], axis=1)
+        per_layer = [x for (h, c), g in zip(state, gates, strict=True) for x in (*g, c, h)]
+        row = ops.concatenate([*per_layer, logits], axis=1)
         return state, ops.slice_update(rows, (t, 0), row)
 
     state, rows = ops.fori_loop(0, steps, body, (state, rows))

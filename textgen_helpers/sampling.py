@@ -2,7 +2,8 @@
 
 Temperature T rescales the log-probabilities before the draw: ``p_T(c) ∝ p(c) ** (1 / T)``.
 T = 1 samples the model's distribution as it is, T < 1 sharpens it towards the most likely
-character, T > 1 flattens it towards uniform, and T = 0 is greedy decoding (always the argmax).
+character, T > 1 flattens it towards uniform, and T = 0 is greedy decoding (always the argmax). How uncertain
+the draw is at a temperature, in bits: :func:`entropy_bits`.
 
 Beside temperature, two filters cut off the unlikely tail before the draw (:func:`filter_distribution`):
 top-k keeps the ``top_k`` likeliest characters, and nucleus (top-p) sampling keeps the smallest set of
@@ -20,9 +21,10 @@ from .checks import check_scalar
 
 BOOK_TEMPERATURES = (0.0, 0.25, 0.5, 0.75)  # the temperatures of the book's Table 10.1
 _HINT = "use 0 for greedy decoding (always the most likely character), 1 for the model's own distribution"
-_TOP_K_HINT = "use a whole number such as 40 to keep the 40 likeliest characters (1 is greedy), or leave it out for no limit"
-_TOP_P_HINT = ("use a probability in (0, 1] such as 0.9 to keep the likeliest characters holding 90% of it, or leave it "
-               "out for no limit")
+_TOP_K_HINT = ("use a whole number such as 40 to keep the 40 likeliest characters (1 is greedy), "
+               "or leave it out for no limit")
+_TOP_P_HINT = ("use a probability in (0, 1] such as 0.9 to keep the likeliest characters holding 90% of it, "
+               "or leave it out for no limit")
 
 
 def check_temperature(temperature) -> float:
@@ -140,6 +142,17 @@ def apply_temperature(probs, temperature: float) -> np.ndarray:
     """
     temperature = check_temperature(temperature)
     return _tempered(_log_probs(probs, None), temperature)
+
+
+def entropy_bits(probs) -> float:
+    """Entropy of a distribution ``probs [V]`` in bits: ``-sum p log2 p`` (0 log 0 counts as 0).
+
+    How uncertain a draw from it is: 0 bits for a certain outcome, ``log2 V`` for a uniform one.
+    ``entropy_bits(apply_temperature(probs, T))`` is the uncertainty :func:`sample` draws with at T.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    probs = probs[probs > 0]
+    return 0.0 - float((probs * np.log2(probs)).sum())  # 0.0 - x: a certain outcome shows 0.00, not -0.00
 
 
 def _log_probs(probs, logits) -> np.ndarray:
