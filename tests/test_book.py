@@ -70,7 +70,8 @@ def test_the_run_script_writes_the_record_the_notebook_reads(tmp_path):
     out = tmp_path / "run.json"
     subprocess.run([sys.executable, str(ROOT / "tools/book_run.py"), "--epochs", "1", "--out", str(out)],
                    check=True, capture_output=True, text=True, timeout=600)
-    record, stored = json.loads(out.read_text("utf-8")), json.loads((ROOT / "data/book/textgen_120_epochs.json").read_text())
+    record = json.loads(out.read_text("utf-8"))
+    stored = json.loads((ROOT / "data/book/textgen_120_epochs.json").read_text())
     assert set(record) == set(stored)
     assert record["command"].replace("--epochs 1 ", "--epochs 120 ") == stored["command"]
     assert len(record["history"]) == 1 and {s["temperature"] for s in record["samples"]} == {0, 0.25, 0.5, 0.75}
@@ -109,7 +110,8 @@ def test_the_notebooks_run_long_trains_what_the_stored_command_trains(tmp_path, 
 
 def test_the_samples_table_shows_the_spaces_html_would_collapse():
     # An untrained model often writes only spaces at T = 0: the cell must not look empty.
-    table = pd.DataFrame({"T = 0": ["   ", "the  cat "], "T = 0.5": ["a\nb", " x"]}, index=pd.Index([1, 2], name="epoch"))
+    table = pd.DataFrame({"T = 0": ["   ", "the  cat "], "T = 0.5": ["a\nb", " x"]},
+                         index=pd.Index([1, 2], name="epoch"))
     html = tg.samples_table_html(table).data
     assert ">␣␣␣</td>" in html and ">the␣␣cat␣</td>" in html and ">␣x</td>" in html and ">a⏎b</td>" in html
     assert "&nbsp;" not in html

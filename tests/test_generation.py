@@ -10,7 +10,10 @@ from textgen_helpers.vocabulary import Vocabulary
 keras = import_keras()
 ON_TENSORFLOW = keras.backend.backend() == "tensorflow"
 # XLA on or off is TensorFlow's choice: JAX always compiles with XLA, PyTorch never.
-XLA_CHOICES = [None, pytest.param(False, marks=pytest.mark.skipif(not ON_TENSORFLOW, reason="jit_compile is TensorFlow's"))]
+XLA_CHOICES = [
+    None,
+    pytest.param(False, marks=pytest.mark.skipif(not ON_TENSORFLOW, reason="jit_compile is TensorFlow's")),
+]
 
 SEED_TEXT = "ROMEO:\nI "
 
@@ -287,7 +290,8 @@ def test_strategies_are_compared_in_one_call_with_a_filter_per_row(seq2seq):
     model, vocab, _ = seq2seq
     fast = FastGenerator(model, vocab)
     plain = fast(SEED_TEXT, 120, [1.0, 1.5], seed=9)
-    mixed = fast(SEED_TEXT, 120, [1.0, 1.5, 1.5, 1.5], seed=9, top_k=[None, None, 2, None], top_p=[None, None, None, 0.3])
+    mixed = fast(SEED_TEXT, 120, [1.0, 1.5, 1.5, 1.5], seed=9,
+                 top_k=[None, None, 2, None], top_p=[None, None, None, 0.3])
     assert mixed[:2] == plain  # unfiltered rows write what they write without the others
     assert mixed[2] == fast(SEED_TEXT, 120, [1.0, 1.5, 1.5], seed=9, top_k=2)[2]  # row r's text is row r's own
     assert mixed[3] == fast(SEED_TEXT, 120, [1.0, 1.5, 1.5, 1.5], seed=9, top_p=0.3)[3]

@@ -61,7 +61,8 @@ def test_the_sequence_to_sequence_model_predicts_every_position():
     assert is_one_hot_layer(model.layers[1]) and model.layers[1].name == "one_hot"
     logits = model(np.zeros((2, 7), dtype=np.int32))
     assert tuple(logits.shape) == (2, 7, 65)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(model.layers[1](np.array([[3, 0]])))[0], np.eye(65)[[3, 0]])
+    one_hot = keras.ops.convert_to_numpy(model.layers[1](np.array([[3, 0]])))[0]
+    np.testing.assert_array_equal(one_hot, np.eye(65)[[3, 0]])
 
 
 def test_the_model_loads_with_plain_keras_without_this_package(tmp_path):

@@ -98,7 +98,8 @@ def test_notebook_6s_cpu_branch_trains_the_recommended_configuration():
     names = [target.id for target in branch.orelse[0].targets[0].elts]
     values = dict(zip(names, ast.literal_eval(branch.orelse[0].value), strict=True))
     for key in ("lstm_layer_sizes", "dropout", "sample_len", "batch_size", "examples_per_epoch"):
-        assert values[key] == recommended[key], f"notebook 6's CPU branch: {key} {values[key]!r}, benchmark {recommended[key]!r}"
+        assert values[key] == recommended[key], (
+            f"notebook 6's CPU branch: {key} {values[key]!r}, benchmark {recommended[key]!r}")
     call = next(node for node in ast.walk(ast.parse(model_cell))
                 if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "build_model")
     keywords = {k.arg: ast.literal_eval(k.value) for k in call.keywords if k.arg in ("learning_rate", "clipnorm")}

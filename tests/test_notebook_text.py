@@ -72,15 +72,18 @@ def test_the_instructor_guide_gives_the_stored_run_times_and_the_notebook_its_sl
     assert row is not None, f"docs/instructor.md plans no row for notebook {series_number(path)}"
     measured = run_clock(cell_seconds(json.loads(path.read_text("utf-8")))[0])
     assert row["cells_run"] == measured, (f"docs/instructor.md says notebook {series_number(path)}'s cells run "
-                                          f"{row['cells_run']}; they took {measured} (python tools/notebook_times.py --write)")
+                                          f"{row['cells_run']}; they took {measured} "
+                                          "(python tools/notebook_times.py --write)")
     if row["slot_minutes"]:
         assert f"{row['slot_minutes']} minutes in a workshop" in _source(_cells(path)[0]), (
-            f"{path.name}: docs/instructor.md gives it {row['slot_minutes']} minutes (python tools/notebook_times.py --write)")
+            f"{path.name}: docs/instructor.md gives it {row['slot_minutes']} minutes "
+            "(python tools/notebook_times.py --write)")
 
 
 def test_the_guide_and_the_readme_name_the_machine_and_the_total_of_the_stored_runs():
-    assert instructor_machine() == machines(), (f"docs/instructor.md: 'Measured on: {instructor_machine()}'; the stored "
-                                                f"runs: {machines()} (python tools/notebook_times.py --write)")
+    assert instructor_machine() == machines(), (
+        f"docs/instructor.md: 'Measured on: {instructor_machine()}'; the stored runs: {machines()} "
+        "(python tools/notebook_times.py --write)")
     readme = (ROOT / "README.md").read_text("utf-8")
     assert f"their cells took {total_phrase()} in all" in readme, "python tools/notebook_times.py --write"
 
@@ -145,7 +148,8 @@ def test_no_stored_output_shows_a_warning_or_a_traceback(path):
 
 # A picture in a markdown cell that a copy of the notebook can show: from the web, inline, or attached to the cell.
 _LOCAL_PICTURE = re.compile(r"!\[[^\]]*\]\(\s*<?(?!attachment:|https?://|data:)([^)\s>]+)"
-                            r"""|<img\b[^>]*?\bsrc\s*=\s*["']?(?!attachment:|https?://|data:)([^"'\s>]+)""", re.IGNORECASE)
+                            r"""|<img\b[^>]*?\bsrc\s*=\s*["']?(?!attachment:|https?://|data:)([^"'\s>]+)""",
+                            re.IGNORECASE)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS + sorted((ROOT / "apps").glob("*.ipynb")), ids=lambda p: p.stem)
@@ -163,7 +167,8 @@ def test_every_picture_travels_with_its_notebook_and_05s_slider_is_docs_slider_p
         assert not local, (f"{path.name}, cell {number} shows {local}: a copy of the notebook (Colab, a download) "
                            f"cannot find it; attach it to the cell (see tools/embed_screenshot.py)")
         for name in re.findall(r"\]\(attachment:([^)\s]+)\)", source):
-            assert name in cell.get("attachments", {}), f"{path.name}, cell {number} shows attachment:{name}, not attached"
+            assert name in cell.get("attachments", {}), (
+                f"{path.name}, cell {number} shows attachment:{name}, not attached")
     assert "slider.png" in SCREENSHOTS  # notebook 5's picture of the slider
     for name, (image, notebook) in SCREENSHOTS.items():
         if notebook == path:

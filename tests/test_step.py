@@ -46,7 +46,8 @@ def step_logits(model, ids: np.ndarray) -> np.ndarray:
 IDS = np.random.default_rng(1).integers(0, VOCAB_SIZE, (3, 50)).astype(np.int32)
 
 
-@pytest.mark.parametrize("kwargs", [dict(), dict(embedding_dim=5), dict(dropout=0.2)], ids=["one-hot", "embedding", "dropout"])
+@pytest.mark.parametrize("kwargs", [dict(), dict(embedding_dim=5), dict(dropout=0.2)],
+                         ids=["one-hot", "embedding", "dropout"])
 def test_the_step_gives_the_logits_of_kerass_own_lstms_over_a_sequence(kwargs):
     model = spread_model("16,8", **kwargs)
     expected = ops.convert_to_numpy(call_model(model, IDS))
@@ -102,10 +103,11 @@ def test_a_compiled_function_gives_what_the_eager_one_does_and_follows_new_weigh
     compiled = compile_function(logits_of)
     state = zero_state([8], 3)
     eager = ops.convert_to_numpy(logits_of(weight_values(layers), IDS[:, 0], state))
-    np.testing.assert_allclose(ops.convert_to_numpy(compiled(weight_values(layers), IDS[:, 0], state)), eager, atol=1e-5)
+    first = ops.convert_to_numpy(compiled(weight_values(layers), IDS[:, 0], state))
+    np.testing.assert_allclose(first, eager, atol=1e-5)
     layers[2].bias.assign(layers[2].bias + 3.0)  # the weights are an argument: a compiled function sees the new ones
-    np.testing.assert_allclose(ops.convert_to_numpy(compiled(weight_values(layers), IDS[:, 0], state)), eager + 3.0,
-                               atol=1e-5)
+    second = ops.convert_to_numpy(compiled(weight_values(layers), IDS[:, 0], state))
+    np.testing.assert_allclose(second, eager + 3.0, atol=1e-5)
 
 
 def test_xla_is_tensorflows_choice_and_always_on_with_jax():

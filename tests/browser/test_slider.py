@@ -13,7 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 SCREENSHOT = ARTIFACTS / "slider.png"  # `make screenshots` copies it to docs/images/slider.png
-OUTSIDE_HOSTS = re.compile(r"net::ERR_|Failed to load resource|ERR_NAME_NOT_RESOLVED|fonts\.googleapis|cdn\.jsdelivr|unpkg\.com")
+OUTSIDE_HOSTS = re.compile(r"net::ERR_|Failed to load resource|ERR_NAME_NOT_RESOLVED"
+                           r"|fonts\.googleapis|cdn\.jsdelivr|unpkg\.com")
 
 
 class Panel:

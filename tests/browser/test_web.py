@@ -87,7 +87,8 @@ def generate(page, seed_text: str | None, length: int) -> dict:
                            "document.getElementById('status').classList.contains('error')", timeout=120_000)
     output = page.locator("#output-text")
     assert "error" not in (page.locator("#status").get_attribute("class") or ""), page.locator("#status").inner_text()
-    return {"text": output.evaluate("node => node.textContent"), "temperature": float(output.get_attribute("data-temperature")),
+    return {"text": output.evaluate("node => node.textContent"),
+            "temperature": float(output.get_attribute("data-temperature")),
             "chars_per_second": float(output.get_attribute("data-chars-per-second")),
             "status": page.locator("#status").inner_text()}
 
@@ -101,7 +102,10 @@ def test_tensorflow_js_loads_the_export_and_predicts_the_bundles_logits(web_serv
     ids = shipped.vocab.encode(SEED_TEXT)
     logits = page.evaluate("""(ids) => {
         const {generator, tf} = window.textgen;
-        return tf.tidy(() => Array.from(generator.model.predict(tf.tensor2d([ids], [1, ids.length], 'int32')).dataSync()));
+        return tf.tidy(() => {
+            const input = tf.tensor2d([ids], [1, ids.length], 'int32');
+            return Array.from(generator.model.predict(input).dataSync());
+        });
     }""", ids.tolist())
     from textgen_helpers.model import call_model
 
@@ -156,7 +160,8 @@ def test_characters_per_second_in_the_browser_beside_python(web_server, page, sh
     generate(page, None, 400)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.locator("main").screenshot(path=str(SCREENSHOT))
-    result = {"characters": SPEED_LENGTH, "temperature": 0, "browser_chars_per_second": round(browser["chars_per_second"]),
+    result = {"characters": SPEED_LENGTH, "temperature": 0,
+              "browser_chars_per_second": round(browser["chars_per_second"]),
               "python_fast_generator_chars_per_second": round(python_rate),
               "browser": page.context.browser.version, "tfjs": page.evaluate("window.textgen.tf.version.tfjs"),
               "backend": page.evaluate("window.textgen.tf.getBackend()"), "xla": generator.jit_compile}
@@ -166,7 +171,7 @@ def test_characters_per_second_in_the_browser_beside_python(web_server, page, sh
 
 
 def test_without_tensorflow_js_the_page_says_how_to_install_it(browser, shipped, tmp_path):
-    """Served without web/node_modules (README's manual steps, npm forgotten): a clear error, not a page stuck loading."""
+    """Served without web/node_modules (README's manual steps, npm forgotten): a clear error, not a stuck page."""
     for name in ("index.html", "textgen.js"):
         (tmp_path / name).symlink_to(WEB / name)
     handler = functools.partial(_QuietHandler, directory=str(tmp_path))
