@@ -71,11 +71,13 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {k: v for k, v in config["training"].items() if k != "command"},  # its --save-path was temporary
         "vocab_size": config.get("vocab_size"),
         "history": history,
-        "samples": [{"epoch": s["epoch"], "temperature": s["temperature"], "text": s["text"]} for s in state["samples"]],
+        "samples": [{"epoch": s["epoch"], "temperature": s["temperature"], "text": s["text"]}
+                    for s in state["samples"]],
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", "utf-8")
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB): {len(history)} epochs in {wall_seconds / 60:.1f} min")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB): "
+          f"{len(history)} epochs in {wall_seconds / 60:.1f} min")
     return 0
 
 

@@ -1,7 +1,7 @@
 """Embed the screenshots in the notebooks that show them: ``python tools/embed_screenshot.py [NAME ...]``.
 
-Notebook 5 shows docs/images/slider.png (and notebook 8 web.png) as ``![...](attachment:slider.png)``, with the PNG itself in
-that markdown cell's ``attachments`` (nbformat 4), so the picture travels with the notebook: on Colab,
+Notebook 5 shows docs/images/slider.png (and notebook 8 web.png) as ``![...](attachment:slider.png)``, with the PNG
+itself in that markdown cell's ``attachments`` (nbformat 4), so the picture travels with the notebook: on Colab,
 in a downloaded copy, on GitHub and nbviewer alike, where a path such as ``../docs/images/slider.png``
 shows a broken image outside the repository. This copies each picture's current bytes into its cell
 (every one in :data:`SCREENSHOTS`, or the names given); ``make screenshots`` runs it after it retakes
@@ -38,7 +38,8 @@ def embed(name: str) -> bool:
     image, notebook = SCREENSHOTS[name]
     data = image.read_bytes() if image.is_file() else None
     if data is None or not data.startswith(PNG_SIGNATURE):
-        raise SystemExit(f"embed_screenshot: {image} is {'not a PNG' if data else 'missing'}; make screenshots takes it")
+        problem = "not a PNG" if data else "missing"
+        raise SystemExit(f"embed_screenshot: {image} is {problem}; make screenshots takes it")
     nb = nbformat.read(notebook, as_version=4)
     cells = showing(nb.cells, name)
     if len(cells) != 1:

@@ -40,7 +40,8 @@ def files() -> list[Path]:
 def main(argv: list[str]) -> int:
     ref = argv[0] if argv else f"v{version()}"
     if not re.fullmatch(r"[A-Za-z0-9._/-]+", ref):
-        raise SystemExit(f"pin_colab: {ref!r} is not a git ref; give a tag such as v{version()} or a branch such as main")
+        raise SystemExit(f"pin_colab: {ref!r} is not a git ref; "
+                         f"give a tag such as v{version()} or a branch such as main")
     changed = []
     for path in files():
         text = path.read_text(encoding="utf-8")
