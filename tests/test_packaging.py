@@ -190,10 +190,11 @@ def test_every_public_name_is_listed_once_and_imports():
 
 
 # Lower modules first: each may import only from the modules before it (the data flows one way:
-# text, ids, windows, model, its training and checkpoints, the bundle, and what reads a bundle).
+# text, ids, windows, model, its checkpoints and bundle, the run folders that hold them, training, and what reads
+# a bundle).
 LAYERS = ["checks", "book", "runtime", "files", "corpus", "vocabulary", "windows", "model", "sampling", "step",
-          "generation", "evaluation", "distribute", "checkpoints", "training", "bundle", "export", "strategies",
-          "ngram", "activations", "plots", "display", "widgets", "cli"]
+          "generation", "evaluation", "distribute", "checkpoints", "bundle", "run_folders", "training", "export",
+          "strategies", "ngram", "activations", "plots", "display", "widgets", "cli_args", "cli"]
 
 
 def _package_imports(module: str) -> list[tuple[str, str]]:
