@@ -19,6 +19,7 @@ from textgen_helpers.windows import (
     estimate_onehot_memory,
     onehot_windows,
     random_onehot_windows,
+    scored_characters,
     split_train_validation,
     validation_windows,
     window_dataset,
@@ -131,7 +132,8 @@ def test_window_dataset_streams_shifted_integer_windows(encoded):
     assert x.shape == y.shape == (8, 50) and x.dtype == y.dtype == np.int32
     np.testing.assert_array_equal(x[:, 1:], y[:, :-1])  # y is x shifted by one character
     assert not np.array_equal(x, x2)
-    assert isinstance(stream, keras.utils.PyDataset) and stream.num_batches is None  # endless: fit needs steps_per_epoch
+    assert isinstance(stream, keras.utils.PyDataset)
+    assert stream.num_batches is None  # endless: fit needs steps_per_epoch
 
 
 def test_every_window_starts_on_the_sample_step_grid(encoded):
@@ -151,10 +153,12 @@ def test_every_window_starts_on_the_sample_step_grid(encoded):
 @pytest.mark.parametrize("framing", ["seq2seq", "seq2one"])
 def test_batch_k_is_the_documented_draw_of_seed_and_k(encoded, framing):
     vocab, ids = encoded
-    stream = window_dataset(ids[:20_000], 40, 16, framing=framing, vocab_size=len(vocab), sample_step=3, seed=2**63 + 5)
+    stream = window_dataset(ids[:20_000], 40, 16, framing=framing, vocab_size=len(vocab), sample_step=3,
+                            seed=2**63 + 5)
     for k in (0, 1, 7, 10**12):
-        for got, expected in zip(stream.batch(k), reference_batch(ids[:20_000], 40, 16, k, seed=2**63 + 5, sample_step=3,
-                                                                framing=framing, vocab_size=len(vocab)), strict=True):
+        reference = reference_batch(ids[:20_000], 40, 16, k, seed=2**63 + 5, sample_step=3, framing=framing,
+                                    vocab_size=len(vocab))
+        for got, expected in zip(stream.batch(k), reference, strict=True):
             assert got.dtype == (np.int32 if framing == "seq2seq" else np.float32)
             np.testing.assert_array_equal(got, expected)
 
@@ -305,6 +309,40 @@ def test_seq2one_validation_windows_predict_the_next_character():
     assert x[0, 0] == 0 and x[-1, -1] == 498  # spread over the whole text
 
 
-def test_only_sequence_to_one_validation_is_subsampled():
-    with pytest.raises(ValueError, match="max_windows applies to framing='seq2one'"):
-        validation_windows(np.arange(500, dtype=np.int32), 40, framing="seq2seq", max_windows=3)
+@pytest.mark.parametrize("framing", ["seq2seq", "seq2one"])
+def test_a_capped_reading_keeps_evenly_spread_windows_the_same_every_call(framing):
+    ids = np.arange(100_000, dtype=np.int32)
+    x, y, w = validation_windows(ids, 40, framing=framing, max_windows=50)
+    assert len(x) == 50
+    starts = x[:, 0]
+    assert starts[0] == 0 and starts[-1] == 100_000 - 1 - 40  # from the first window to the last
+    gaps = np.diff(starts)
+    assert gaps.max() - gaps.min() <= 40  # evenly spread: gaps differ by at most one step of the grid
+    again = validation_windows(ids, 40, framing=framing, max_windows=50)
+    assert all(np.array_equal(a, b) for a, b in zip((x, y, w), again, strict=True))  # no randomness
+
+
+def test_capped_seq2seq_windows_are_rows_of_the_whole_reading_with_their_weights():
+    ids = np.arange(5_000, dtype=np.int32)
+    whole = validation_windows(ids, 40)
+    x, y, w = validation_windows(ids, 40, max_windows=7)
+    rows = [int(np.flatnonzero(whole[0][:, 0] == start)[0]) for start in x[:, 0]]
+    for array, full in zip((x, y, w), whole, strict=True):
+        np.testing.assert_array_equal(array, full[rows])
+    # The first window counts all its targets, the others the 20 new ones, the last (flush with the end) 19.
+    assert w.sum() == scored_characters(5_000, 40, max_windows=7) == 40 + 5 * 20 + 19
+
+
+@pytest.mark.parametrize("framing", ["seq2seq", "seq2one"])
+def test_a_text_with_no_more_windows_than_the_cap_is_read_whole(framing):
+    ids = np.arange(1_013, dtype=np.int32)
+    whole = validation_windows(ids, 40, framing=framing)
+    capped = validation_windows(ids, 40, framing=framing, max_windows=len(whole[0]))
+    assert all(np.array_equal(a, b) for a, b in zip(whole, capped, strict=True))
+    assert scored_characters(1_013, 40, framing=framing, max_windows=len(whole[0])) == whole[2].sum()
+
+
+@pytest.mark.parametrize("max_windows", [0, -3, 2.5, True])
+def test_max_windows_must_be_a_positive_count(max_windows):
+    with pytest.raises(ValueError, match="max_windows must be"):
+        validation_windows(np.arange(500, dtype=np.int32), 40, max_windows=max_windows)

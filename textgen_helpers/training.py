@@ -70,6 +70,15 @@ class TrainingConfig:
 
     ``temperatures`` are the sampling temperatures after each epoch: one (``0.5``), several
     (``(0, 0.5)`` or ``"0,0.5"``), with 0 meaning greedy; ``None`` or ``()`` samples nothing.
+
+    ``max_validation_windows`` bounds the scoring after every epoch, in windows of ``sample_len``
+    characters, for both framings and the stateful reading (see
+    :func:`~textgen_helpers.evaluation.evaluate_loss`): a validation tail with more windows has that
+    many scored, evenly spread and the same every epoch, and as many of training text; a smaller
+    tail is scored whole. In seq2seq, where windows overlap by half, 8,000 windows score tiny
+    Shakespeare's whole tail for any ``sample_len`` of 27 or more, and about 8,000 x ``sample_len`` / 2
+    characters of a longer tail (240,000 at 60); seq2one scores one character per window. None
+    scores the whole tail, however long.
     """
 
     sample_len: int = 60
@@ -77,7 +86,7 @@ class TrainingConfig:
     batch_size: int = 128
     examples_per_epoch: int = 10_000
     validation_fraction: float = 0.1
-    max_validation_windows: int = 2_000  # seq2one only: windows spread over the validation tail
+    max_validation_windows: int | None = 8_000  # windows of sample_len scored per text after every epoch
     seed_text: str | None = None
     temperatures: tuple[float, ...] = BOOK_TEMPERATURES
     display_length: int = 120
@@ -88,7 +97,10 @@ class TrainingConfig:
         self.batch_size = check_batch_size(self.batch_size)
         self.examples_per_epoch = check_scalar(self.examples_per_epoch, "examples_per_epoch", int, min_value=1)
         self.validation_fraction = check_fraction(self.validation_fraction)
-        self.max_validation_windows = check_scalar(self.max_validation_windows, "max_validation_windows", int, min_value=1)
+        self.max_validation_windows = check_scalar(
+            self.max_validation_windows, "max_validation_windows", int, min_value=1, allow_none=True,
+            hint="give the number of windows of sample_len to score after every epoch (8,000 by default), "
+                 "or None to score the whole validation tail")
         self.display_length = check_scalar(self.display_length, "display_length", int, min_value=0)
         self.seed = check_seed(self.seed)
         if self.seed_text is not None and not isinstance(self.seed_text, str):
@@ -389,7 +401,7 @@ class _EpochReporter(keras.callbacks.Callback):
         measure = dict(sample_len=config.sample_len, max_windows=config.max_validation_windows)
         val_loss = evaluate_loss(run.model, self.val_ids, **measure)
         loss = evaluate_loss(run.model, self.probe_ids, **measure)
-        val_stateful = evaluate_loss(run.model, self.val_ids, config.sample_len, stateful=True)
+        val_stateful = evaluate_loss(run.model, self.val_ids, **measure, stateful=True)
         fit_loss = float(logs.get("loss", math.nan))
         logs["val_loss"] = val_loss
         samples = []

@@ -120,7 +120,8 @@ def onehot_windows(
         check_window_args(sample_len, sample_step)
         starts = np.asarray(starts, dtype=np.int64)
         if starts.size and (starts.min() < 0 or starts.max() + sample_len >= len(ids)):
-            raise ValueError(f"window starts must lie in [0, {len(ids) - sample_len - 1}] for a text of {len(ids):,} characters")
+            raise ValueError(f"window starts must lie in [0, {len(ids) - sample_len - 1}] "
+                             f"for a text of {len(ids):,} characters")
     estimate = estimate_onehot_memory(len(starts), sample_len, vocab_size, dtype)
     if max_bytes is not None and estimate.total > max_bytes:
         raise MemoryError(
@@ -185,7 +186,7 @@ def window_dataset(
 
 
 class WindowStream(keras.utils.PyDataset):
-    """Random training windows of one integer text, ``stream[i]`` = batch ``start_step + i``; see :func:`window_dataset`.
+    """Random training windows of one integer text: ``stream[i]`` is batch ``start_step + i`` (:func:`window_dataset`).
 
     Endless (``num_batches`` is None): ``fit`` needs ``steps_per_epoch`` and reads on from one
     epoch to the next without starting again. ``iter(stream)`` yields batch ``start_step``, then
@@ -255,37 +256,34 @@ def validation_windows(
       and ``weights [N, T]`` counts every target character of the text exactly once (the first
       half of every window but the first only warms the LSTM up). The last window is placed flush
       with the end of the text, so no trailing target is left out: the weights sum to ``len(ids) - 1``.
-    * ``seq2one``: ``y [N]`` is the character after each window and ``weights`` are ones; windows
-      are spread evenly over the text.
+    * ``seq2one``: a window at every character; ``y [N]`` is the character after each window and
+      ``weights`` are ones.
 
-    ``max_windows`` (seq2one only) keeps that many windows, evenly spaced: the sequence-to-one
-    model needs a whole window per predicted character, so a full pass is slow.
+    ``max_windows`` bounds the work alike for both framings (``N * sample_len`` characters read): a
+    text with more windows than that keeps ``max_windows`` of them, evenly spread from its first
+    window to its last and the same at every call (no randomness), each with the weights it has in
+    the whole reading, so their loss estimates the whole text's. A text with no more windows is read
+    whole, as with None. :func:`scored_characters` counts the targets without building the windows.
     """
     _check_framing(framing)
-    if max_windows is not None and framing == "seq2seq":
-        raise ValueError("max_windows applies to framing='seq2one'; seq2seq windows already cover the text once")
     ids = np.asarray(ids, dtype=np.int32)
-    if framing == "seq2one":
-        starts = window_starts(len(ids), sample_len, 1)
-        if max_windows is not None and len(starts) > max_windows:
-            starts = starts[np.linspace(0, len(starts) - 1, max_windows).round().astype(np.int64)]
-        x = ids[starts[:, None] + np.arange(sample_len)]
-        y = ids[starts + sample_len]
-        return x, y, np.ones(len(starts), dtype=np.float32)
-    last_start = len(ids) - 1 - sample_len  # the window whose last target is the text's last character
-    if last_start < 0:
-        raise ValueError(f"a validation text of {len(ids):,} characters is shorter than one window of {sample_len} "
-                         f"plus the character it predicts")
-    burn_in = sample_len // 2
-    stride = sample_len - burn_in
-    starts = np.arange(0, last_start + 1, stride, dtype=np.int64)
-    if starts[-1] != last_start:
-        starts = np.append(starts, last_start)
+    starts, counted = _kept_windows(len(ids), sample_len, framing, max_windows)
     positions = starts[:, None] + np.arange(sample_len)
-    # A target counts in the first window that reaches it and nowhere else.
-    covered_until = np.concatenate([[-1], starts[:-1] + sample_len])  # last target index (in y) each earlier window reached
-    weights = (positions + 1 > covered_until[:, None]).astype(np.float32)
+    if framing == "seq2one":
+        return ids[positions], ids[starts + sample_len], np.ones(len(starts), dtype=np.float32)
+    # A target counts in the first window of the whole reading that reaches it: the last `counted` of a window's.
+    weights = (np.arange(sample_len) >= sample_len - counted[:, None]).astype(np.float32)
     return ids[positions], ids[positions + 1], weights
+
+
+def scored_characters(n_chars: int, sample_len: int, *, framing: str = "seq2seq",
+                      max_windows: int | None = None) -> int:
+    """How many target characters :func:`validation_windows` counts in a text of ``n_chars`` characters.
+
+    ``n_chars - 1`` when a seq2seq reading covers the whole text; one per window for seq2one.
+    """
+    _check_framing(framing)
+    return int(_kept_windows(n_chars, sample_len, framing, max_windows)[1].sum())
 
 
 def check_window_args(sample_len: int, sample_step: int = 1) -> tuple[int, int]:
@@ -296,6 +294,35 @@ def check_window_args(sample_len: int, sample_step: int = 1) -> tuple[int, int]:
 
 def check_batch_size(batch_size: int) -> int:
     return check_scalar(batch_size, "batch_size", int, min_value=1)
+
+
+def check_max_windows(max_windows: int | None) -> int | None:
+    return check_scalar(max_windows, "max_windows", int, min_value=1, allow_none=True,
+                        hint="give a number of windows to score, or None to score the whole text")
+
+
+def _kept_windows(n_chars: int, sample_len: int, framing: str, max_windows: int | None):
+    """``(starts [N] int64, targets each window counts [N])`` of the windows validation_windows keeps."""
+    sample_len = check_scalar(sample_len, "sample_len", int, min_value=1)
+    max_windows = check_max_windows(max_windows)
+    if n_chars <= sample_len:
+        raise ValueError(f"a validation text of {n_chars:,} characters is shorter than one window of {sample_len} "
+                         f"plus the character it predicts; use a longer text or a smaller sample_len")
+    if framing == "seq2one":  # a window at every character
+        n_windows, stride, last_start = n_chars - sample_len, 1, n_chars - sample_len - 1
+    else:  # overlapping by half, the last flush with the end of the text
+        stride, last_start = sample_len - sample_len // 2, n_chars - 1 - sample_len
+        n_windows = last_start // stride + 1 + (last_start % stride != 0)
+    if max_windows is None or n_windows <= max_windows:
+        index = np.arange(n_windows, dtype=np.int64)
+    else:  # evenly spread, first and last window included
+        index = np.linspace(0, n_windows - 1, max_windows).round().astype(np.int64)
+    starts = np.minimum(index * stride, last_start)
+    if framing == "seq2one":
+        return starts, np.ones(len(starts), dtype=np.int64)
+    # Targets no earlier window of the whole reading reached: all of the first window's, then the new ones.
+    counted = np.where(index == 0, sample_len, starts - np.minimum((index - 1) * stride, last_start))
+    return starts, counted
 
 
 def _check_framing(framing: str) -> None:
