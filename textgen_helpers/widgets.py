@@ -27,7 +27,8 @@ COLUMN_TEXT_STYLE = ("white-space: pre-wrap; word-break: normal; overflow-wrap: 
 
 
 class TemperaturePanel:
-    """The workshop's control panel for one model bundle (a Bundle, or the path of its folder; see the module docstring).
+    """The workshop's control panel for one model bundle (a Bundle, or the path of its folder; see the
+    module docstring).
 
     The first column follows the controls (the slider's temperature, and top-k / top-p when they
     are switched on); *compare with* lists more strategies, written like ``"0.25, 1 k=10, 1 p=0.9"``
@@ -190,7 +191,8 @@ def next_char_probs(model, ids) -> np.ndarray:
         probs = call_model(model, ops.one_hot(ids, vocab_size))[0]
     else:
         probs = ops.softmax(call_model(model, ids)[0, -1])
-    return ops.convert_to_numpy(probs).astype(np.float64)  # not .numpy(): PyTorch refuses it on a tensor autograd tracks
+    # not .numpy(): PyTorch refuses it on a tensor autograd tracks
+    return ops.convert_to_numpy(probs).astype(np.float64)
 
 
 def widget_bundle(widget, summary: str) -> dict:
@@ -213,8 +215,8 @@ def _heading(strategy: Strategy, *, main: bool) -> str:
 
 def _column_html(strategy: Strategy, text: str, *, main: bool) -> str:
     label = _heading(strategy, main=main)
-    filters = "".join(f' data-{name}="{value:g}"' for name, value in (("top-k", strategy.top_k), ("top-p", strategy.top_p))
-                      if value is not None)
+    given = (("top-k", strategy.top_k), ("top-p", strategy.top_p))
+    filters = "".join(f' data-{name}="{value:g}"' for name, value in given if value is not None)
     return (f'<div class="textgen-column" data-temperature="{strategy.temperature:g}"{filters}>'
             f'<div class="textgen-heading" style="font-weight: bold">{html.escape(label)}</div>'
             f'<pre class="textgen-text" style="{COLUMN_TEXT_STYLE}">'
