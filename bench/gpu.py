@@ -117,9 +117,9 @@ def main() -> int:
                "gpu_model": (f"{conf['sizes']}, dropout {conf['dropout']}, windows of {conf['sample_len']}, batch "
                              f"{conf['batch_size']}, RMSprop {LEARNING_RATE:g} with clipnorm {CLIPNORM:g}"),
                "gpu_val_target": TARGET_VAL_NATS, "gpu_reference": NANOGPT}
+    smoke = "; CPU smoke run: a tiny model, budgets of seconds" if args.cpu_smoke else ""
     print(f"== {report['device']}; Keras {report['keras']} on {report['backend_version']}, Python "
-          f"{platform.python_version()}" + ("; CPU smoke run: a tiny model, budgets of seconds" if args.cpu_smoke else ""),
-          flush=True)
+          f"{platform.python_version()}{smoke}", flush=True)
 
     corpus = tg.load_corpus("shakespeare")
     text = corpus.text[:conf["text_chars"]] if conf["text_chars"] else corpus.text
@@ -267,9 +267,10 @@ class Checker:
                   "gpu_output_dtype": keras.backend.standardize_dtype(model.outputs[0].dtype),
                   "gpu_loss_dtype": keras.backend.standardize_dtype(loss.dtype)}
         results.update(checks)
-        if lstm_dtypes != ["float16"] or checks["gpu_output_dtype"] != "float32" or checks["gpu_loss_dtype"] != "float32":
+        output, loss = checks["gpu_output_dtype"], checks["gpu_loss_dtype"]
+        if lstm_dtypes != ["float16"] or output != "float32" or loss != "float32":
             raise RuntimeError(f"mixed precision is not as expected: {checks}")
-        print(f"   LSTMs compute in {lstm_dtypes[0]}; output {checks['gpu_output_dtype']}, loss {checks['gpu_loss_dtype']}")
+        print(f"   LSTMs compute in {lstm_dtypes[0]}; output {output}, loss {loss}")
 
     def throughput(self, vocab, text: str, seconds: float, results: dict) -> None:
         """Predicted characters per second of the second and later epochs (the first traces and compiles)."""
@@ -314,11 +315,13 @@ class Checker:
             row = run.history.iloc[-1]
             if budget.spent < budget.seconds and len(walls) > 1 and walls[-1] - walls[-2] < 30 and len(walls) % 10:
                 return  # a line every 10 epochs (or 30 s), so that the output's tail holds every figure
-            print(f"   epoch {int(row['epoch'])}: {budget.spent / 60:5.2f} min training, {walls[-1] / 60:5.2f} min wall, "
-                  f"val {row['val_loss']:.4f} nats/char (stateful {row['val_loss_stateful']:.4f})", flush=True)
+            print(f"   epoch {int(row['epoch'])}: {budget.spent / 60:5.2f} min training, "
+                  f"{walls[-1] / 60:5.2f} min wall, val {row['val_loss']:.4f} nats/char "
+                  f"(stateful {row['val_loss_stateful']:.4f})", flush=True)
 
-        run = tg.train(model, vocab, text, epochs=1_000_000, max_seconds=seconds * 3 + 120, sample_len=conf["sample_len"],
-                       batch_size=conf["batch_size"], examples_per_epoch=conf["examples_per_epoch"], temperatures=(),
+        run = tg.train(model, vocab, text, epochs=1_000_000, max_seconds=seconds * 3 + 120,
+                       sample_len=conf["sample_len"], batch_size=conf["batch_size"],
+                       examples_per_epoch=conf["examples_per_epoch"], temperatures=(),
                        callbacks=[tg.halve_lr_on_plateau(LEARNING_RATE), budget], on_epoch_end=wall_clock, verbose=0)
         history = run.history
         train_minutes = history["train_seconds"].astype(float).cumsum() / 60
@@ -332,9 +335,11 @@ class Checker:
             print(f"   note: evaluate_loss gives {windowed:.4f}, the history's last epoch {log[-1][3]:.4f}")
         met = windowed <= TARGET_VAL_NATS
         results.update({
-            "gpu_train_policy": "mixed_float16" if mixed else "float32", "gpu_compile_seconds": round(compile_seconds, 1),
+            "gpu_train_policy": "mixed_float16" if mixed else "float32",
+            "gpu_compile_seconds": round(compile_seconds, 1),
             "gpu_train_budget_minutes": round(seconds / 60, 3), "gpu_train_minutes": log[-1][1],
-            "gpu_wall_minutes": log[-1][2], "gpu_epochs": len(log), "gpu_examples_per_epoch": conf["examples_per_epoch"],
+            "gpu_wall_minutes": log[-1][2], "gpu_epochs": len(log),
+            "gpu_examples_per_epoch": conf["examples_per_epoch"],
             "gpu_val_nats_5min": round(windowed, 4), "gpu_val_nats_5min_stateful": round(stateful, 4),
             "gpu_val_bits_5min": round(float(tg.nats_to_bits(windowed)), 3),
             "gpu_best_val_nats": min(row[3] for row in log), "gpu_val_target_met": met,
@@ -348,8 +353,9 @@ class Checker:
                 None if reached is None else {"train": reached[1], "wall": reached[2], "epoch": reached[0]})
             print(f"   {milestone:.2f} nats/char: " + ("not reached" if reached is None else
                   f"after {reached[1]:.2f} min of training ({reached[2]:.2f} min wall, epoch {reached[0]})"))
-        print(f"   validation loss after {log[-1][1]:.2f} min of training ({log[-1][2]:.2f} min wall, {len(log)} epochs, "
-              f"{results['gpu_train_policy']}): {windowed:.4f} nats/char windowed, {stateful:.4f} stateful; target "
+        print(f"   validation loss after {log[-1][1]:.2f} min of training ({log[-1][2]:.2f} min wall, "
+              f"{len(log)} epochs, {results['gpu_train_policy']}): {windowed:.4f} nats/char windowed, "
+              f"{stateful:.4f} stateful; target "
               f"<= {TARGET_VAL_NATS:g}: {'met' if met else 'MISSED'} ({NANOGPT})", flush=True)
         return model
 
@@ -388,7 +394,8 @@ class Checker:
         run = self.tg.train(model, vocab, text, epochs=1_000_000, max_seconds=seconds, sample_len=conf["sample_len"],
                             batch_size=conf["batch_size"], examples_per_epoch=conf["throughput_examples_per_epoch"],
                             temperatures=(), verbose=0)
-        return int(run.history["chars"].sum() / run.history["train_seconds"].sum())  # a cut-short epoch counts its steps
+        # a cut-short epoch counts its steps
+        return int(run.history["chars"].sum() / run.history["train_seconds"].sum())
 
     def _warm_up(self, model, vocab, text: str) -> float:
         """Two training steps and one evaluation, so that what follows runs compiled; returns their seconds."""
@@ -413,8 +420,8 @@ class Checker:
         if not self.required:
             return "none: a CPU smoke run (use_cudnn='auto')"
         if self.backend == "torch":
-            return (f"use_cudnn=True, and the profiler counted {calls} aten::_cudnn_rnn calls in one training step (Keras's "
-                    "PyTorch backend falls back silently even under use_cudnn=True)")
+            return (f"use_cudnn=True, and the profiler counted {calls} aten::_cudnn_rnn calls in one training step "
+                    "(Keras's PyTorch backend falls back silently even under use_cudnn=True)")
         return "use_cudnn=True on every LSTM, under which Keras raises rather than fall back to its step-by-step loop"
 
     def _ids(self, vocab, rows: int):
@@ -430,7 +437,8 @@ class Checker:
 
 
 def training_time_budget(keras, seconds: float):
-    """A Keras callback (its class made once Keras is imported) that stops training after ``seconds`` of training time, mid-epoch if need be.
+    """A Keras callback (its class made once Keras is imported) that stops training after ``seconds`` of
+    training time, mid-epoch if need be.
 
     Unlike ``tg.train(max_seconds=...)``, the time after each epoch (evaluation) is not counted.
     """
