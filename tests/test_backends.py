@@ -62,8 +62,10 @@ text = "ROMEO:\\nBut soft, what light through yonder window breaks? It is the ea
 ids = bundle.vocab.encode(text)[None]
 from textgen_helpers.model import call_model
 logits = keras.ops.convert_to_numpy(keras.ops.log_softmax(call_model(bundle.model, ids), axis=-1))
-print(json.dumps({"greedy": bundle.generate("ROMEO:", 240, 0.0), "sampled": bundle.generate("ROMEO:", 240, 0.8, seed=7),
-                  "again": bundle.generate("ROMEO:", 240, 0.8, seed=7), "other": bundle.generate("ROMEO:", 240, 0.8, seed=8),
+print(json.dumps({"greedy": bundle.generate("ROMEO:", 240, 0.0),
+                  "sampled": bundle.generate("ROMEO:", 240, 0.8, seed=7),
+                  "again": bundle.generate("ROMEO:", 240, 0.8, seed=7),
+                  "other": bundle.generate("ROMEO:", 240, 0.8, seed=8),
                   "log_probs": logits[0].tolist(), "backend": keras.backend.backend(),
                   "tensorflow_imported": "tensorflow" in sys.modules}))
 """
@@ -101,16 +103,10 @@ text = Path(sys.argv[2]).read_text()
 vocab = tg.Vocabulary.from_text(text)
 settings = dict(sample_len=16, batch_size=16, examples_per_epoch=64, display_length=20, temperatures=(0, 1))
 tg.set_seed(0)
-model = tg.build_model(len(vocab), "8,8", dropout=0.1)
-first = tg.train(model, vocab, text, epochs=1, checkpoint_dir=work / "ckpt", verbose=0,
-                 callbacks=[tg.halve_lr_on_plateau(1e-2)], **settings)
-resumed = tg.train(tg.build_model(len(vocab), "8,8", dropout=0.1), vocab, text, epochs=2, checkpoint_dir=work / "ckpt",
-                   resume=True, verbose=0, callbacks=[tg.halve_lr_on_plateau(1e-2)], max_seconds=600, **settings)
-tg.set_seed(0)
-whole = tg.train(tg.build_model(len(vocab), "8,8", dropout=0.1), vocab, text, epochs=2, verbose=0,
-                 callbacks=[tg.halve_lr_on_plateau(1e-2)], **settings)
-exact = all(np.array_equal(a, b) for a, b in zip(resumed.model.get_weights(), whole.model.get_weights(), strict=True))
-tg.save_bundle(work / "bundle", resumed.model, vocab, sample_len=16, history=resumed.history)
+# (Exact resume on this backend: tests/test_training.py, which the Makefile's backend suite runs here.)
+run = tg.train(tg.build_model(len(vocab), "8,8", dropout=0.1), vocab, text, epochs=2, checkpoint_dir=work / "ckpt",
+               verbose=0, callbacks=[tg.halve_lr_on_plateau(1e-2)], max_seconds=600, **settings)
+tg.save_bundle(work / "bundle", run.model, vocab, sample_len=16, history=run.history)
 bundle = tg.load_bundle(work / "bundle")
 ids = vocab.encode(text[-400:])
 trace = tg.lstm_trace(bundle.model, vocab.encode(text[:50]))
@@ -119,9 +115,10 @@ tg.export_tfjs(bundle, work / "web-model")
 seq2one = tg.build_model(len(vocab), "8", framing="seq2one")
 one = tg.train(seq2one, vocab, text, epochs=1, verbose=0, max_validation_windows=50, **settings)
 print(json.dumps({
-    "epochs": resumed.history["epoch"].tolist(), "resumed_from": resumed.resumed_from_epoch, "exact": exact,
-    "samples": int(len(resumed.samples)), "text": bundle.generate(text[:20], 50, 0.0),
-    "windowed": tg.evaluate_loss(bundle.model, ids, 16), "stateful": tg.evaluate_loss(bundle.model, ids, 16, stateful=True),
+    "epochs": run.history["epoch"].tolist(), "checkpoint": sorted(p.name for p in (work / "ckpt").iterdir()),
+    "samples": int(len(run.samples)), "text": bundle.generate(text[:20], 50, 0.0),
+    "windowed": tg.evaluate_loss(bundle.model, ids, 16),
+    "stateful": tg.evaluate_loss(bundle.model, ids, 16, stateful=True),
     "trace_steps": int(trace.c[0].shape[0]),
     "probs_sum": float(np.sum(panel_probs)), "seq2one_loss": float(one.history["val_loss"].iloc[0]),
     "exported": sorted(p.name for p in (work / "web-model").iterdir()),
@@ -135,7 +132,7 @@ def test_everything_a_reader_does_runs_without_tensorflow(backend, shakespeare, 
     corpus.write_text(shakespeare.text[:20_000])
     seen = run_on(backend, FLOW, tmp_path, corpus)
     assert not seen["tensorflow_imported"]
-    assert seen["epochs"] == [1, 2] and seen["resumed_from"] == 1 and seen["exact"]  # resume is exact here too
+    assert seen["epochs"] == [1, 2] and seen["checkpoint"] == ["epoch_0002.keras", "state.json"]
     assert seen["samples"] == 4 and len(seen["text"]) == 50
     assert 0 < seen["stateful"] < 5 and 0 < seen["windowed"] < 5 and 0 < seen["seq2one_loss"] < 5
     assert seen["probs_sum"] == pytest.approx(1.0, abs=1e-5) and seen["trace_steps"] == 50

@@ -162,7 +162,8 @@ def test_train_prints_the_learnt_parameters_not_the_frozen_one_hot_table(abc_cor
     (["frobnicate"], "invalid choice"),
     (["export-tfjs", "bundle"], "the following arguments are required: OUT_DIR"),
     (["train", "shakespeare", "--resume", "--restart"], "not allowed with argument"),
-    (["train", "shakespeare", "--embedding-dim", "8", "--framing", "seq2one"], "--embedding-dim needs --framing seq2seq"),
+    (["train", "shakespeare", "--embedding-dim", "8", "--framing", "seq2one"],
+     "--embedding-dim needs --framing seq2seq"),
 ])
 def test_a_bad_argument_prints_one_line_and_exits_2(args, message, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -438,7 +439,7 @@ def test_the_same_command_again_asks_to_resume_or_restart_and_restart_starts_afr
     assert main(command) == 1  # the same command again: the finished run's checkpoint is not overwritten
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "holds the checkpoint of an earlier run (after epoch 2)" in err
-    assert "add --resume to continue it (with a larger --epochs" in err and "--restart to delete it" in err
+    assert "(--resume) continues it (with more epochs, a larger --epochs" in err and "(--restart) deletes it" in err
     assert (checkpoint / "state.json").read_text() == state and (bundle / "model.keras").read_bytes() == model
 
     assert main([*command, "--epochs", "2", "--resume"]) == 0  # nothing left to train, and it says so
@@ -540,11 +541,13 @@ def test_a_resume_with_other_flags_names_each_flag_and_changes_nothing(small_cor
     assert result.returncode == 1 and "Traceback" not in result.stderr
     err = result.stderr.strip()
     assert err.count("\n") == 0, err  # one line, and no TensorFlow log lines after it
-    for said in ["--validation-split 0.1 in the checkpoint, 0.3 now", "--learning-rate 0.01 in the checkpoint, 0.5 now",
-                 "--optimizer rmsprop in the checkpoint, adam now", "--dropout 0 in the checkpoint, 0.2 now",
-                 "--clipnorm none in the checkpoint, 1 now", "--reduce-lr-on-plateau off in the checkpoint, on now"]:
+    for said in ["(--validation-split): 0.1 in the checkpoint, 0.3 now",
+                 "(--learning-rate): 0.01 in the checkpoint, 0.5 now",
+                 "(--optimizer): 'rmsprop' in the checkpoint, 'adam' now", "(--dropout): 0 in the checkpoint, 0.2 now",
+                 "(--clipnorm): none in the checkpoint, 1 now",
+                 "(--reduce-lr-on-plateau): none in the checkpoint, ReduceLROnPlateau(monitor='val_loss', factor=0.5"]:
         assert said in err
-    assert "only --epochs and --max-minutes may change" in err and "nothing was changed" in err
+    assert "--epochs and --max-minutes, may change" in err and "(--restart)" in err and "nothing was changed" in err
     assert {p.name: p.read_bytes() for p in [*checkpoint.iterdir(), *bundle.iterdir()]} == before
 
 
@@ -556,3 +559,44 @@ def test_a_bundle_records_the_settings_the_run_used(small_corpus, tmp_path):
     assert training["learning_rate"] == pytest.approx(0.003) and training["optimizer_config"]["clipnorm"] == 2.0
     assert training["optimizer"] == "rmsprop" and training["lstm_layer_sizes"] == "16"
     assert training["command"].startswith("textgen train ")
+
+
+def test_a_checkpoint_of_an_older_textgen_is_one_line_naming_both_ways_out(abc_corpus, tmp_path, capsys):
+    checkpoint = tmp_path / "m-checkpoint"
+    checkpoint.mkdir()
+    (checkpoint / "state.json").write_text(json.dumps({"format": 2, "epoch": 5, "config": {"sample_len": 10}}))
+    assert main(["train", str(abc_corpus), *QUICK_TRAIN, "--save-path", str(tmp_path / "m"), "--resume"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "KeyError" not in err
+    assert "written by an older textgen" in err and "with the version of textgen that wrote it" in err
+    assert "--restart" in err and not (tmp_path / "m").exists()
+
+
+def test_two_runs_started_together_on_one_save_path_the_second_is_refused_and_the_first_survives(small_corpus,
+                                                                                                 tmp_path):
+    from textgen_helpers.bundle import load_bundle
+
+    bundle, checkpoint = tmp_path / "model", tmp_path / "model-checkpoint"
+    # Epochs long enough that neither run has saved one when the other checks the folders.
+    command = [TEXTGEN, "train", str(small_corpus), *QUICK_TRAIN, "--examples-per-epoch", "6400", "--epochs", "2",
+               "--save-path", str(bundle)]
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    started = time.monotonic()
+    ended = []
+    try:
+        while len(ended) < 2 and time.monotonic() - started < 300:
+            ended += [run for run in runs if run.poll() is not None and run not in ended]
+            time.sleep(0.1)
+        refused_after = time.monotonic() - started
+        results = [(run.returncode, *run.communicate(timeout=60)) for run in ended]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+    (code, _, err), (won, out, _) = results  # the refused run ends first
+    assert code == 1 and won == 0, results
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert f"{checkpoint} is in use by another textgen run" in err and "nothing was changed" in err
+    assert f"saved the model bundle to {bundle}" in out and refused_after < 300
+    assert [row["epoch"] for row in load_bundle(bundle).config["history"]] == [1, 2]  # the winner's, whole
+    assert sorted(p.name for p in checkpoint.iterdir()) == ["epoch_0002.keras", "state.json"]

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from textgen_helpers.files import lock_name
+
 SCRIPT = Path(__file__).parent / "scripts" / "killed_run.py"
 TEXTGEN = str(Path(sys.executable).with_name("textgen"))
 TINY = ["--examples-per-epoch", "64", "--batch-size", "32", "--sample-len", "16", "--lstm-layer-size", "8",
@@ -48,8 +50,10 @@ def textgen(*args) -> subprocess.CompletedProcess:
 
 
 def ours_beside(path: Path) -> list[str]:
-    """Our temporary names left beside ``path`` (the staging and old folders of a bundle or export)."""
-    return sorted(p.name for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.textgen-"))
+    """Our temporary names left beside ``path`` (the staging and old folders of a bundle or export; not the
+    folder's lock file, which stays)."""
+    return sorted(p.name for p in path.parent.iterdir()
+                  if p.name.startswith(f".{path.name}.textgen-") and p.name != lock_name(path).name)
 
 
 def bundle_epochs(path: Path) -> list[int]:
@@ -109,6 +113,7 @@ def test_a_run_killed_while_writing_its_bundle_saves_it_on_resume(corpus, tmp_pa
     bundle = tmp_path / "model"
     killed("before", "model", 1, train_args(corpus, bundle, 2))  # the bundle is built, not yet in place
     assert not bundle.exists() and len(ours_beside(bundle)) == 1
+    assert lock_name(bundle).exists()  # the killed run held the folders: the next run is not blocked
     result = textgen(*train_args(corpus, bundle, 2, "--resume"))
     assert "nothing to train" in result.stdout and f"saved the model bundle to {bundle}" in result.stdout
     assert bundle_epochs(bundle) == [1, 2] and ours_beside(bundle) == []

@@ -142,32 +142,6 @@ def test_verbose_training_prints_one_line_per_epoch_and_the_samples(text, vocab,
     assert "T=0.25" in out
 
 
-def test_an_interrupted_run_resumes_from_its_last_checkpoint(text, vocab, tmp_path):
-    checkpoints = tmp_path / "ckpt"
-    set_seed(0)
-    model = build_model(len(vocab), "16", optimizer="adam", learning_rate=3e-3)
-    with pytest.raises(KeyboardInterrupt):
-        train(model, vocab, text, epochs=4, checkpoint_dir=checkpoints, callbacks=[_InterruptAt(2, 2, "ctrl-c")], verbose=0, **QUICK)
-    state = Checkpoint(checkpoints).load_state()
-    assert state["epoch"] == 2 and [p.name for p in checkpoints.glob("*.keras")] == ["epoch_0002.keras"]
-    saved = keras.saving.load_model(checkpoints / "epoch_0002.keras")
-
-    fresh = build_model(len(vocab), "16", optimizer="adam", learning_rate=3e-3)
-    run = train(fresh, vocab, text, epochs=2, checkpoint_dir=checkpoints, resume=True, verbose=0, **QUICK)
-    # epochs=2 is already done: the run only restores, so weights and optimizer match the checkpoint.
-    assert run.resumed_from_epoch == 2 and run.history["epoch"].tolist() == [1, 2]
-    for restored, original in zip(fresh.get_weights(), saved.get_weights(), strict=True):
-        np.testing.assert_array_equal(restored, original)
-    assert int(fresh.optimizer.iterations) == int(saved.optimizer.iterations) == 2 * 6
-    for restored, original in zip(fresh.optimizer.variables, saved.optimizer.variables, strict=True):
-        np.testing.assert_array_equal(np.asarray(restored), np.asarray(original))
-
-    run = train(fresh, vocab, text, epochs=4, checkpoint_dir=checkpoints, resume=True, verbose=0, **QUICK)
-    assert run.history["epoch"].tolist() == [1, 2, 3, 4]
-    assert int(fresh.optimizer.iterations) == 4 * 6
-    assert run.samples["epoch"].tolist() == [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4
-
-
 def test_resume_without_a_checkpoint_starts_from_epoch_one(text, vocab, tmp_path, capsys):
     run = train(build_model(len(vocab), "16"), vocab, text, epochs=1, checkpoint_dir=tmp_path / "none",
                 resume=True, **QUICK)
@@ -175,15 +149,17 @@ def test_resume_without_a_checkpoint_starts_from_epoch_one(text, vocab, tmp_path
     assert "no checkpoint" in capsys.readouterr().out
 
 
-def test_a_checkpoint_from_another_model_or_vocabulary_is_refused(text, vocab, tmp_path):
-    checkpoints = tmp_path / "ckpt"
-    train(build_model(len(vocab), "16"), vocab, text, epochs=1, checkpoint_dir=checkpoints, verbose=0, **QUICK)
-    with pytest.raises(ValueError, match="lstm_layer_sizes: '16' in the checkpoint, '24' now"):
-        train(build_model(len(vocab), "24"), vocab, text, epochs=2, checkpoint_dir=checkpoints, resume=True, verbose=0, **QUICK)
-    other = Vocabulary.from_text(text[:5000] + "~")
-    with pytest.raises(ValueError, match="different vocabulary"):
-        train(build_model(len(other), "16"), other, text[:5000] + "~" * 100, epochs=2, checkpoint_dir=checkpoints,
-              resume=True, verbose=0, **QUICK)
+def test_restart_starts_afresh_only_once_every_other_check_has_passed(text, vocab, tmp_path):
+    path = tmp_path / "ckpt"
+    train(build_model(len(vocab), "8"), vocab, text, epochs=1, checkpoint_dir=path, verbose=0, **QUICK)
+    before = {p.name: p.read_bytes() for p in path.iterdir()}
+    with pytest.raises(ValueError, match="not in the vocabulary"):  # refused: the checkpoint stays as it was
+        train(build_model(len(vocab), "8"), vocab, text, epochs=1, checkpoint_dir=path, restart=True, verbose=0,
+              seed_text="Ωmega", **QUICK)
+    assert {p.name: p.read_bytes() for p in path.iterdir()} == before
+    run = train(build_model(len(vocab), "8"), vocab, text, epochs=1, checkpoint_dir=path, restart=True, verbose=0,
+                **(QUICK | dict(seed=1)))  # another seed: a resume would be refused, a restart starts afresh
+    assert run.resumed_from_epoch == 0 and Checkpoint(path).load_state()["settings"]["seed"] == 1
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -223,42 +199,38 @@ def test_config_round_trips_through_a_dict():
     assert again == config and again.steps_per_epoch == 10_000 // 128
 
 
-def _weights_after(vocab, text, epochs, **kwargs):
+def _weights_after(vocab, text, epochs, more_callbacks=(), **kwargs):
     set_seed(0)
     model = build_model(len(vocab), "16", dropout=0.2)
     callbacks = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=0, min_delta=10.0)]
-    run = train(model, vocab, text, epochs=epochs, callbacks=callbacks, verbose=0, **QUICK, **kwargs)
+    run = train(model, vocab, text, epochs=epochs, callbacks=[*callbacks, *more_callbacks], verbose=0, **QUICK,
+                **kwargs)
     return model, run
 
 
 def test_a_run_interrupted_and_resumed_ends_with_the_weights_of_one_never_interrupted(text, vocab, tmp_path):
-    # The plateau callback cuts the learning rate after every epoch (min_delta is huge), so the
-    # learning rate, the dropout masks and the stream of windows must all continue exactly.
+    # The one test of exact resume, run on every backend (the Makefile's backend suite). The plateau callback
+    # cuts the learning rate after every epoch (min_delta is huge), so the learning rate, the optimizer's
+    # state, the dropout masks and the stream of windows must all continue exactly.
     whole, whole_run = _weights_after(vocab, text, 4)
-    _weights_after(vocab, text, 2, checkpoint_dir=tmp_path / "ckpt")
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C in epoch 3: the checkpoint of epoch 2 stays
+        _weights_after(vocab, text, 4, checkpoint_dir=tmp_path / "ckpt", more_callbacks=[_InterruptAt(2, 2, "ctrl-c")])
+    state = Checkpoint(tmp_path / "ckpt").load_state()
+    assert state["epoch"] == 2 and [p.name for p in (tmp_path / "ckpt").glob("*.keras")] == ["epoch_0002.keras"]
+    saved = keras.saving.load_model(tmp_path / "ckpt" / "epoch_0002.keras")
+    assert float(saved.optimizer.learning_rate) == pytest.approx(5e-3)  # cut by the callback at the end of epoch 2
+    assert state["callbacks"][0]["class"] == "ReduceLROnPlateau" and "best" in state["callbacks"][0]["state"]
+
     resumed, resumed_run = _weights_after(vocab, text, 4, checkpoint_dir=tmp_path / "ckpt", resume=True)
-    assert resumed_run.resumed_from_epoch == 2
+    assert resumed_run.resumed_from_epoch == 2 and resumed_run.history["epoch"].tolist() == [1, 2, 3, 4]
     # The rate used in each epoch: epoch 1 sets the best loss, each later epoch misses it by 10 nats and halves it.
     assert whole_run.history["learning_rate"].tolist() == pytest.approx([1e-2, 1e-2, 5e-3, 2.5e-3])
     assert resumed_run.history["learning_rate"].tolist() == pytest.approx(whole_run.history["learning_rate"].tolist())
+    assert int(resumed.optimizer.iterations) == int(whole.optimizer.iterations) == 4 * 6
     for a, b in zip(whole.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     np.testing.assert_allclose(resumed_run.history["val_loss"], whole_run.history["val_loss"], rtol=1e-6)
-
-
-def test_the_learning_rate_cut_at_an_epoch_is_in_that_epochs_checkpoint(text, vocab, tmp_path):
-    _weights_after(vocab, text, 2, checkpoint_dir=tmp_path / "ckpt")
-    saved = keras.saving.load_model(tmp_path / "ckpt" / "epoch_0002.keras")
-    assert float(saved.optimizer.learning_rate) == pytest.approx(5e-3)  # cut by the callback at the end of epoch 2
-    state = Checkpoint(tmp_path / "ckpt").load_state()
-    assert state["callbacks"][0]["class"] == "ReduceLROnPlateau" and "best" in state["callbacks"][0]["state"]
-
-
-def test_a_resume_with_other_window_settings_is_refused(text, vocab, tmp_path):
-    train(build_model(len(vocab), "16"), vocab, text, epochs=1, checkpoint_dir=tmp_path / "c", verbose=0, **QUICK)
-    with pytest.raises(ValueError, match="sample_len: 30 in the checkpoint, 20 now"):
-        train(build_model(len(vocab), "16"), vocab, text, epochs=2, checkpoint_dir=tmp_path / "c", resume=True,
-              verbose=0, **(QUICK | dict(sample_len=20)))
+    assert resumed_run.samples["text"].tolist() == whole_run.samples["text"].tolist()  # the samples continue too
 
 
 @pytest.mark.parametrize("temperatures, expected", [(0.5, [0.5]), (0, [0.0]), ("0,0.5", [0.0, 0.5]),
@@ -283,8 +255,10 @@ def test_evaluate_loss_is_the_mean_negative_log_probability_of_each_next_charact
     set_seed(0)
     model = build_model(len(vocab), "8")
     ids = vocab.encode("First Citizen:\nBefore we proceed any further, hear me speak.\n")
-    logits = keras.ops.convert_to_numpy(model(ids[None, :-1], training=False))[0]  # the first window sees every target from a zero state
-    log_probs = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
+    # The first window sees every target from a zero state.
+    logits = keras.ops.convert_to_numpy(model(ids[None, :-1], training=False))[0]
+    top = logits.max(1, keepdims=True)
+    log_probs = logits - np.log(np.exp(logits - top).sum(1, keepdims=True)) - top
     by_hand = -log_probs[np.arange(len(ids) - 1), ids[1:]].mean()
     # One window covers the whole text, and the stateful reading of one stream is the same sum.
     assert evaluate_loss(model, ids, len(ids) - 1) == pytest.approx(by_hand, rel=1e-5)
@@ -297,3 +271,27 @@ def test_the_stateful_loss_counts_every_target_once_whatever_the_number_of_strea
     ids = vocab.encode("To be, or not to be, that is the question:\n" * 30)
     one = evaluate_loss(model, ids, 16, stateful=True, streams=1)
     assert evaluate_loss(model, ids, 16, stateful=True, streams=7) == pytest.approx(one, rel=2e-3)
+
+
+# --- scoring: a fixed amount of text after every epoch (the rules are tested in test_evaluation.py) --------------
+
+def test_training_first_says_how_much_text_each_epoch_scores_and_scores_that_sample(text, vocab, capsys):
+    run = train(build_model(len(vocab), "16"), vocab, text, epochs=1, verbose=1, max_validation_windows=50, **QUICK)
+    assert capsys.readouterr().out.splitlines()[0] == (
+        "scoring 759 of 4,000 validation characters (50 windows of 30, evenly spread, the same every epoch; "
+        "val_loss_stateful reads 752) and as many training characters after every epoch")
+    train_ids, val_ids = split_train_validation(vocab.encode(text), 0.1)
+    row = run.history.iloc[-1]
+    assert row["val_loss"] == pytest.approx(evaluate_loss(run.model, val_ids, 30, max_windows=50), rel=1e-5)
+    assert row["loss"] == pytest.approx(evaluate_loss(run.model, train_ids[-4_000:], 30, max_windows=50), rel=1e-5)
+    assert row["val_loss_stateful"] == pytest.approx(
+        evaluate_loss(run.model, val_ids, 30, max_windows=50, stateful=True), rel=1e-5)
+    assert row["val_loss"] != pytest.approx(evaluate_loss(run.model, val_ids, 30), rel=1e-6)  # not the whole tail
+
+
+def test_a_resume_that_would_score_another_sample_is_refused(text, vocab, tmp_path):
+    # The scored sample steers ReduceLROnPlateau, so the cap is a setting of the run like any other.
+    train(build_model(len(vocab), "16"), vocab, text, epochs=1, verbose=0, checkpoint_dir=tmp_path / "c", **QUICK)
+    with pytest.raises(ValueError, match="max_validation_windows: 8000 in the checkpoint, 50 now"):
+        train(build_model(len(vocab), "16"), vocab, text, epochs=2, verbose=0, checkpoint_dir=tmp_path / "c",
+              resume=True, max_validation_windows=50, **QUICK)

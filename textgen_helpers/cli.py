@@ -22,57 +22,17 @@ prints one line and exits with status 1; Ctrl-C stops with status 130, keeping w
 from __future__ import annotations
 
 import argparse
-import difflib
-import importlib
 import os
 import shlex
 import sys
 import time
 from pathlib import Path
 
-EXIT_USAGE, EXIT_FAILURE, EXIT_INTERRUPTED = 2, 1, 130
+from . import cli_args as types
+from .cli_args import EXIT_USAGE, HelpFormatter, Parser
+
+EXIT_FAILURE, EXIT_INTERRUPTED = 1, 130
 PROGRESS_MIN_LENGTH = 2_000  # `generate` shows a progress bar for texts at least this long
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but flags are never abbreviated (``--sampleLen`` and ``--sample-len`` would make
-    abbreviations ambiguous) and a usage error is one line: what was wrong and where to read more."""
-
-    def __init__(self, *args, **kwargs):
-        self.flags: list[str] = []  # every option string, for "did you mean"
-        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
-
-    def add_argument(self, *args, **kwargs):
-        action = super().add_argument(*args, **kwargs)
-        self.flags.extend(action.option_strings)
-        return action
-
-    def unrecognized(self, extras: list[str]):
-        """Exit 2 for arguments nothing took, suggesting the flag a misspelt or shortened one meant."""
-        message = f"unrecognized arguments: {shlex.join(extras)}"
-        for flag in (extra.split("=")[0] for extra in extras if extra.startswith("--")):
-            longer = [known for known in self.flags if known.startswith(flag)]
-            if longer:
-                message += f"; flags are spelled in full: did you mean {' or '.join(longer)}?"
-                break
-            close = difflib.get_close_matches(flag, self.flags, n=1)
-            if close:
-                message += f"; did you mean {close[0]}?"
-                break
-        self.error(message)
-
-    def error(self, message):
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows an option's default where it has one: not for an on/off flag (``--quiet``: "default: False"
-    says nothing), not for None, and not where the help already says it."""
-
-    def _get_help_string(self, action):
-        if action.nargs == 0 or action.default in (None, argparse.SUPPRESS) or "default:" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
 
 
 def _add_backend_flag(parser: argparse.ArgumentParser) -> None:
@@ -136,9 +96,9 @@ def _choose_backend(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="textgen", description="Character-level text generation with stacked LSTMs (Keras 3).")
+    parser = Parser(prog="textgen", description="Character-level text generation with stacked LSTMs (Keras 3).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
 
     corpora = commands.add_parser("corpora", help="list the named corpora and whether each is cached or mirrored",
                                   description="List the named corpora and whether each is cached or in the mirror.")
@@ -148,30 +108,31 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a model on a corpus and save it as a bundle",
         description="Train a stacked-LSTM model on a named corpus or a text file, printing the loss and "
                     "samples at several temperatures after every epoch (like `yarn train`).",
-        formatter_class=_HelpFormatter)
+        formatter_class=HelpFormatter)
     train.add_argument("corpus", metavar="CORPUS_OR_PATH", help="a corpus name (see `textgen corpora`) or a text file")
-    train.add_argument("--lstm-layer-size", "--lstmLayerSize", dest="lstm_layer_size", type=_layer_sizes, default="128,128",
-                       help="units of each LSTM, bottom first, comma-separated")
-    train.add_argument("--epochs", type=_positive_int, default=120,
+    train.add_argument("--lstm-layer-size", "--lstmLayerSize", dest="lstm_layer_size", type=types.layer_sizes,
+                       default="128,128", help="units of each LSTM, bottom first, comma-separated")
+    train.add_argument("--epochs", type=types.positive_int, default=120,
                        help="epochs to train in all (counting resumed ones): 120 as in the book's and the original "
                             "README's command, where the original's train_node.js alone would train 150")
-    train.add_argument("--sample-len", "--sampleLen", dest="sample_len", type=_positive_int, default=60,
+    train.add_argument("--sample-len", "--sampleLen", dest="sample_len", type=types.positive_int, default=60,
                        help="characters per training window")
-    train.add_argument("--sample-step", "--sampleStep", dest="sample_step", type=_positive_int, default=3,
+    train.add_argument("--sample-step", "--sampleStep", dest="sample_step", type=types.positive_int, default=3,
                        help="characters between the starts of windows")
-    train.add_argument("--learning-rate", "--learningRate", dest="learning_rate", type=_positive_float, default=1e-2,
-                       help="the optimizer's step size")
-    train.add_argument("--examples-per-epoch", "--examplesPerEpoch", dest="examples_per_epoch", type=_positive_int,
+    train.add_argument("--learning-rate", "--learningRate", dest="learning_rate", type=types.positive_float,
+                       default=1e-2, help="the optimizer's step size")
+    train.add_argument("--examples-per-epoch", "--examplesPerEpoch", dest="examples_per_epoch", type=types.positive_int,
                        default=10_000, help="windows drawn at random for each epoch")
-    train.add_argument("--batch-size", "--batchSize", dest="batch_size", type=_positive_int, default=128,
+    train.add_argument("--batch-size", "--batchSize", dest="batch_size", type=types.positive_int, default=128,
                        help="windows per training step (with --distribute: the global batch, split between replicas)")
-    train.add_argument("--validation-split", "--validationSplit", dest="validation_split", type=_fraction, default=0.1,
+    train.add_argument("--validation-split", "--validationSplit", dest="validation_split", type=types.fraction,
+                       default=0.1,
                        help="fraction of the text, at its end, held out for validation, so no validation window "
                             "overlaps training text (the original's 0.0625 holds out that share of its random "
                             "windows, whose text the training windows also cover)")
-    train.add_argument("--display-length", "--displayLength", dest="display_length", type=_non_negative_int, default=120,
-                       help="characters generated at each temperature after every epoch (0: none)")
-    train.add_argument("--temperatures", type=_temperatures, default="0,0.25,0.5,0.75",
+    train.add_argument("--display-length", "--displayLength", dest="display_length", type=types.non_negative_int,
+                       default=120, help="characters generated at each temperature after every epoch (0: none)")
+    train.add_argument("--temperatures", type=types.temperatures, default="0,0.25,0.5,0.75",
                        help="temperatures sampled after every epoch")
     train.add_argument("--seed-text", dest="seed_text", default=None,
                        help="text the samples continue (default: the first window of the validation text, the same "
@@ -180,11 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seq2seq predicts the next character at every position of a window, so each window "
                             "teaches sample-len predictions instead of one and training reaches the book's loss "
                             "sooner; seq2one is the book's and the original's model, one prediction per window")
-    train.add_argument("--dropout", type=_dropout, default=0.0, help="dropout after each LSTM")
-    train.add_argument("--embedding-dim", dest="embedding_dim", type=_positive_int, default=None,
+    train.add_argument("--dropout", type=types.dropout_rate, default=0.0, help="dropout after each LSTM")
+    train.add_argument("--embedding-dim", dest="embedding_dim", type=types.positive_int, default=None,
                        help="learn an embedding of this size instead of one-hot inputs (seq2seq only)")
     train.add_argument("--optimizer", choices=["rmsprop", "adam"], default="rmsprop", help="the book's is RMSprop")
-    train.add_argument("--clipnorm", type=_positive_float, default=None, help="clip gradients to this global norm")
+    train.add_argument("--clipnorm", type=types.positive_float, default=None, help="clip gradients to this global norm")
     train.add_argument("--reduce-lr-on-plateau", dest="reduce_lr_on_plateau", action="store_true",
                        help="halve the learning rate after an epoch whose validation loss did not improve")
     train.add_argument("--distribute", choices=["none", "mirrored", "multiworker", "tpu"], default="none",
@@ -194,17 +155,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--mixed-precision", dest="mixed_precision", action="store_true",
                        help="compute in float16 with float32 weights and output (Keras's mixed_float16): about twice "
                             "as fast on a GPU with tensor cores; refused on a CPU, where it is slower")
-    train.add_argument("--max-minutes", dest="max_minutes", type=_positive_float, default=None,
+    train.add_argument("--max-minutes", dest="max_minutes", type=types.positive_float, default=None,
                        help="stop after this many minutes of the run (training, and the loss and samples after each "
                             "epoch), mid-epoch if need be; an epoch cut short is not checkpointed")
-    train.add_argument("--seed", type=_seed, default=0, help="random seed, 0 to 2**64-1")
+    train.add_argument("--seed", type=types.seed, default=0, help="random seed, 0 to 2**64-1")
     train.add_argument("--save-path", "--savePath", dest="save_path", type=Path, default=None,
                        help="folder to write the model bundle to")
     train.add_argument("--checkpoint-dir", dest="checkpoint_dir", type=Path, default=None,
                        help="folder for per-epoch checkpoints (default: SAVE_PATH-checkpoint)")
     again = train.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
-                       help="continue from the checkpoint if there is one (raise --epochs to train a finished run further)")
+                       help="continue from the checkpoint if there is one (raise --epochs to train a finished run "
+                            "further)")
     again.add_argument("--restart", action="store_true",
                        help="start afresh even if the checkpoint folder holds an earlier run: that checkpoint is "
                             "deleted first (a folder holding anything else is still refused)")
@@ -218,23 +180,25 @@ def build_parser() -> argparse.ArgumentParser:
                     f"is written as it is made; from {PROGRESS_MIN_LENGTH:,} characters on, a progress bar on stderr "
                     "shows the rate when stderr is a terminal (and stdout is not the same terminal, or there are "
                     "several temperatures). Ctrl-C stops, keeping what was written, and exits with status 130.",
-        formatter_class=_HelpFormatter)
+        formatter_class=HelpFormatter)
     gen.add_argument("bundle", metavar="BUNDLE", type=Path, help="a folder written by `textgen train --save-path`")
-    gen.add_argument("--length", "--gen-length", "--genLength", dest="length", type=_positive_int, default=200,
+    gen.add_argument("--length", "--gen-length", "--genLength", dest="length", type=types.positive_int, default=200,
                      help="characters to generate")
     hot = gen.add_mutually_exclusive_group()
-    hot.add_argument("--temperature", type=_temperature, default=0.5, help="0 is greedy; 1 samples the model as it is")
-    hot.add_argument("--temperatures", type=_temperatures, default=None,
+    hot.add_argument("--temperature", type=types.temperature, default=0.5,
+                     help="0 is greedy; 1 samples the model as it is")
+    hot.add_argument("--temperatures", type=types.temperatures, default=None,
                      help="several temperatures at once, comma-separated, each text printed under its own heading "
                           "(instead of --temperature)")
-    gen.add_argument("--top-k", dest="top_k", type=_top_k, default=None,
+    gen.add_argument("--top-k", dest="top_k", type=types.top_k, default=None,
                      help="keep only the K likeliest characters at each step, after the temperature (1 is greedy)")
-    gen.add_argument("--top-p", dest="top_p", type=_top_p, default=None,
-                     help="nucleus sampling: keep the fewest likeliest characters whose probability reaches P, in (0, 1]")
+    gen.add_argument("--top-p", dest="top_p", type=types.top_p, default=None,
+                     help="nucleus sampling: keep the fewest likeliest characters whose probability reaches P, "
+                          "in (0, 1]")
     gen.add_argument("--seed-text", dest="seed_text", default=None,
                      help="text to continue (default: the bundle's seed text; the original takes a random slice of "
                           "the corpus, which generate does not need)")
-    gen.add_argument("--seed", type=_seed, default=0,
+    gen.add_argument("--seed", type=types.seed, default=0,
                      help="random seed, 0 to 2**64-1: the same seed gives the same text")
     gen.add_argument("--unknown", choices=["error", "skip", "replace"], default="error",
                      help="what to do with seed characters the model does not know")
@@ -269,11 +233,11 @@ def _corpora(args) -> int:
 
 
 def _train(args) -> int:
-    from .bundle import check_bundle_target, save_bundle
-    from .checkpoints import Checkpoint, ResumeMismatch
+    from .bundle import save_bundle
     from .corpus import load_corpus
     from .distribute import is_chief, make_strategy
-    from .model import build_model, format_layer_sizes, nats_to_bits, parameter_count
+    from .model import build_model, format_layer_sizes, parameter_count
+    from .run_folders import check_run_folders, check_separate_folders, claim_run_folders
     from .runtime import device_report, import_keras as keras_module, set_seed
     from .training import TrainingConfig, halve_lr_on_plateau, train
     from .vocabulary import Vocabulary, describe_chars
@@ -286,85 +250,82 @@ def _train(args) -> int:
         args.parser.error(f"{flag} needs --save-path or --checkpoint-dir to find the checkpoint")
     if args.embedding_dim is not None and args.framing != "seq2seq":
         args.parser.error("--embedding-dim needs --framing seq2seq (a seq2one model reads one-hot windows)")
-    if args.save_path is not None and checkpoint_dir is not None and _overlap(args.save_path, checkpoint_dir):
-        args.parser.error(f"--save-path {args.save_path} and --checkpoint-dir {checkpoint_dir} must be two separate "
-                          f"folders, neither inside the other (saving the bundle replaces its folder whole); leave "
-                          f"--checkpoint-dir out to use {args.save_path.name}-checkpoint beside the bundle")
-    # Both folders are checked before any work: a bad --save-path fails now, not after the run.
-    if args.save_path is not None:
-        check_bundle_target(args.save_path)
-    checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
-    if checkpoint is not None:
-        checkpoint.check_target(resume=True)  # nothing but a checkpoint of ours, or nothing at all
-        if checkpoint.exists() and not (args.resume or args.restart):
-            raise ValueError(f"{checkpoint_dir} holds the checkpoint of an earlier run (after epoch "
-                             f"{checkpoint.load_state().get('epoch')}); add --resume to continue it (with a larger "
-                             f"--epochs to train it further), or --restart to delete it and start afresh")
+    try:
+        check_separate_folders(args.save_path, checkpoint_dir)
+    except ValueError as err:  # two flags that do not go together: a usage error
+        args.parser.error(str(err))
+    folders = dict(resume=args.resume, restart=args.restart)
+    check_run_folders(checkpoint_dir, args.save_path, **folders)  # a bad folder fails now, not after the run
     strategy = _strategy(args, device_report, make_strategy)  # before anything is read, cleared or written
     config = TrainingConfig(sample_len=args.sample_len, sample_step=args.sample_step, batch_size=args.batch_size,
                             examples_per_epoch=args.examples_per_epoch, validation_fraction=args.validation_split,
                             seed_text=args.seed_text, temperatures=tuple(args.temperatures),
                             display_length=args.display_length, seed=args.seed)
     corpus = load_corpus(args.corpus)
-    if args.restart and checkpoint is not None:
-        checkpoint.clear()  # only now: every check above has passed and the corpus is there
     vocab = Vocabulary.from_text(corpus.text)
     missing = vocab.unknown(args.seed_text or "")  # fail now, not after the first epoch
     if missing:
         raise ValueError(f"the seed text has {_count(missing, 'character')} that the corpus does not: "
                          f"{describe_chars(missing)}; change --seed-text to use only the corpus's characters "
                          f"(the model learns no others)")
-    report = device_report()
-    kept = ""
-    if args.save_path is None:
-        kept = f"only the checkpoints in {checkpoint_dir} are" if checkpoint_dir is not None else "nothing is"
-        kept = (f"; no --save-path, so {kept} kept of this run: add --save-path FOLDER to keep the trained model as "
-                f"a bundle you can generate from")
-    # The run's first line, once every check has passed: where it runs, and whether anything is kept.
-    print(f"textgen train on {report['backend_version']} (Keras {report['keras']}), {report['device']}{kept}",
-          file=sys.stderr if args.quiet else sys.stdout, flush=True)
-    if args.mixed_precision:
-        keras_module().mixed_precision.set_global_policy("mixed_float16")
-    set_seed(args.seed)
-    model = build_model(len(vocab), args.lstm_layer_size, framing=args.framing, embedding_dim=args.embedding_dim,
-                        dropout=args.dropout, learning_rate=args.learning_rate, optimizer=args.optimizer,
-                        clipnorm=args.clipnorm, strategy=strategy)
-    if not args.quiet:
-        print(f"corpus {corpus.name}: {len(corpus.text):,} characters, {len(vocab)} distinct; "
-              f"model {args.framing} {format_layer_sizes(args.lstm_layer_size)} ({parameter_count(model):,} parameters)")
-    callbacks = [halve_lr_on_plateau(args.learning_rate)] if args.reduce_lr_on_plateau else []
-    started = time.perf_counter()
-    try:
-        run = train(model, vocab, corpus.text, epochs=args.epochs, config=config, checkpoint_dir=checkpoint_dir,
-                    resume=args.resume, max_seconds=args.max_minutes * 60 if args.max_minutes else None,
-                    callbacks=callbacks, verbose=0 if args.quiet else 1, strategy=strategy)
-    except ResumeMismatch as err:
-        raise ValueError(_resume_refusal(err)) from None
-    except KeyboardInterrupt:
-        if checkpoint_dir is not None:
-            print(f"\ninterrupted; continue from the last finished epoch with the same command and --resume "
-                  f"(checkpoint: {checkpoint_dir})", file=sys.stderr)
-        raise
-    minutes = (time.perf_counter() - started) / 60
+    # Both folders are this run's from here until the bundle is saved: another run on either is refused.
+    with claim_run_folders(checkpoint_dir, args.save_path, strategy=strategy, **folders):
+        report = device_report()
+        kept = ""
+        if args.save_path is None:
+            kept = f"only the checkpoints in {checkpoint_dir} are" if checkpoint_dir is not None else "nothing is"
+            kept = (f"; no --save-path, so {kept} kept of this run: add --save-path FOLDER to keep the trained "
+                    f"model as a bundle you can generate from")
+        # The run's first line, once every check has passed: where it runs, and whether anything is kept.
+        print(f"textgen train on {report['backend_version']} (Keras {report['keras']}), {report['device']}{kept}",
+              file=sys.stderr if args.quiet else sys.stdout, flush=True)
+        if args.mixed_precision:
+            keras_module().mixed_precision.set_global_policy("mixed_float16")
+        set_seed(args.seed)
+        model = build_model(len(vocab), args.lstm_layer_size, framing=args.framing, embedding_dim=args.embedding_dim,
+                            dropout=args.dropout, learning_rate=args.learning_rate, optimizer=args.optimizer,
+                            clipnorm=args.clipnorm, strategy=strategy)
+        if not args.quiet:
+            print(f"corpus {corpus.name}: {len(corpus.text):,} characters, {len(vocab)} distinct; model "
+                  f"{args.framing} {format_layer_sizes(args.lstm_layer_size)} ({parameter_count(model):,} parameters)")
+        callbacks = [halve_lr_on_plateau(args.learning_rate)] if args.reduce_lr_on_plateau else []
+        started = time.perf_counter()
+        try:
+            run = train(model, vocab, corpus.text, epochs=args.epochs, config=config, checkpoint_dir=checkpoint_dir,
+                        max_seconds=args.max_minutes * 60 if args.max_minutes else None, callbacks=callbacks,
+                        verbose=0 if args.quiet else 1, strategy=strategy, **folders)
+        except KeyboardInterrupt:
+            if checkpoint_dir is not None:
+                print(f"\ninterrupted; continue from the last finished epoch with the same command and --resume "
+                      f"(checkpoint: {checkpoint_dir})", file=sys.stderr)
+            raise
+        _report(run, args, minutes=(time.perf_counter() - started) / 60)
+        if args.save_path is not None and not is_chief(strategy):
+            print("this worker does not save: the chief of the cluster writes the bundle to its --save-path",
+                  file=sys.stderr)
+        elif args.save_path is not None:
+            # What the run really used (a resume is refused unless it matches the checkpoint), and how it was asked.
+            training = {**run.settings, "command": shlex.join(["textgen", *args.argv])}
+            save_bundle(args.save_path, run.model, vocab, sample_len=args.sample_len, training=training,
+                        history=run.history, corpus=corpus, seed_text=run.seed_text)
+            print(f"saved the model bundle to {args.save_path}; generate with: textgen generate {args.save_path}")
+    return 0
+
+
+def _report(run, args, *, minutes: float) -> None:
+    """The run's summary: an epoch cut short by --max-minutes, and what was trained."""
+    from .model import nats_to_bits
+
     finished = run.history[run.history["complete"].astype(bool)]
     if len(run.history) and len(finished) < len(run.history):
         cut = run.history.iloc[-1]
-        print(f"stopped by --max-minutes during epoch {int(cut['epoch'])}, which is not checkpointed", file=sys.stderr)
+        print(f"stopped by --max-minutes during epoch {int(cut['epoch'])}, which is not checkpointed",
+              file=sys.stderr)
     if len(finished):
         new = int(finished["epoch"].iloc[-1]) - run.resumed_from_epoch
         print(f"trained {_count(new, 'epoch')} in {minutes:.1f} min (epoch {int(finished['epoch'].iloc[-1])} of "
               f"{args.epochs}): best validation loss {run.best_val_loss:.3f} nats/char "
               f"({nats_to_bits(run.best_val_loss):.2f} bits/char)")
-    if args.save_path is not None and not is_chief(strategy):
-        print("this worker does not save: the chief of the cluster writes the bundle to its --save-path",
-              file=sys.stderr)
-    elif args.save_path is not None:
-        # What the run really used (a resume is refused unless it matches the checkpoint), and how it was asked for.
-        training = {**run.settings, "command": shlex.join(["textgen", *args.argv])}
-        save_bundle(args.save_path, run.model, vocab, sample_len=args.sample_len, training=training,
-                    history=run.history, corpus=corpus, seed_text=run.seed_text)
-        print(f"saved the model bundle to {args.save_path}; generate with: textgen generate {args.save_path}")
-    return 0
 
 
 def _strategy(args, device_report, make_strategy):
@@ -383,46 +344,6 @@ def _strategy(args, device_report, make_strategy):
         print("textgen train: TF_CONFIG is not set, so this machine trains alone; set it on every machine of the "
               "cluster to train on all of them (see notebook 6)", file=sys.stderr)
     return strategy
-
-
-# The settings train() records, and the flag that sets each (see training.run_settings).
-_FLAGS = {"sample_len": "--sample-len", "sample_step": "--sample-step", "batch_size": "--batch-size",
-          "examples_per_epoch": "--examples-per-epoch", "validation_fraction": "--validation-split",
-          "seed_text": "--seed-text", "temperatures": "--temperatures", "display_length": "--display-length",
-          "seed": "--seed", "framing": "--framing", "lstm_layer_sizes": "--lstm-layer-size",
-          "embedding_dim": "--embedding-dim", "dropout": "--dropout", "optimizer": "--optimizer",
-          "learning_rate": "--learning-rate", "optimizer_config.clipnorm": "--clipnorm",
-          "callbacks": "--reduce-lr-on-plateau", "dtype_policy": "--mixed-precision", "text.sha256": "CORPUS_OR_PATH", "text.characters": "CORPUS_OR_PATH"}
-
-
-def _resume_refusal(err) -> str:
-    """The package's refusal of a resume, in the command line's words: each differing setting by its flag."""
-    said = []
-    for name, saved, now in err.differences:
-        flag = _FLAGS.get(name, name)
-        if name == "callbacks":
-            saved, now = (("on" if value else "off") for value in (saved, now))
-        elif name == "text.sha256":
-            saved, now = "another text", "this one"
-        elif name == "text.characters":
-            saved, now = f"{saved:,} characters", f"{now:,} characters"
-        said.append(f"{flag} {_shown(saved)} in the checkpoint, {_shown(now)} now")
-    return (f"cannot resume {err.path} exactly: {'; '.join(said)}. Resume with the same flags as the run that wrote it "
-            f"(only --epochs and --max-minutes may change), or --restart to start afresh; nothing was changed")
-
-
-def _shown(value) -> str:
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, list):
-        return ",".join(_shown(v) for v in value)
-    return "none" if value is None else str(value)
-
-
-def _overlap(a: Path, b: Path) -> bool:
-    """True if the two folders are one, or one is inside the other."""
-    a, b = a.resolve(), b.resolve()
-    return a == b or a in b.parents or b in a.parents
 
 
 def _generate(args) -> int:
@@ -478,7 +399,8 @@ def _generate(args) -> int:
 def _web_hint(out_dir: Path) -> str:
     """How to see the export in web/'s page: serve it, if it is web/model; else where to put it."""
     if out_dir.name == "model" and (out_dir.parent / "index.html").is_file():
-        return f"; serve {out_dir.parent} to generate with it: python -m http.server 8000 --bind 127.0.0.1 --directory {out_dir.parent}"
+        return (f"; serve {out_dir.parent} to generate with it: python -m http.server 8000 --bind 127.0.0.1 "
+                f"--directory {out_dir.parent}")
     return "; web/ generates with an export put at web/model (`make web` exports the shipped model there)"
 
 
@@ -492,80 +414,6 @@ def _export_tfjs(args) -> int:
           f"({megabytes:.2f} MB) and {SETTINGS_JSON}. A page beside the folder loads it with "
           f"tf.loadLayersModel('{out_dir.name}/{MODEL_JSON}')" + _web_hint(out_dir))
     return 0
-
-
-# --- argument types: each raises ArgumentTypeError with what was wrong ---------------------------
-
-def _checked(check: str, parse=None, expected: str = ""):
-    """An argparse type: ``parse`` the string (if given), then call the package's ``check``
-    (``"module.function"``, imported on first use so ``--help`` does not wait for TensorFlow); a
-    ValueError from either becomes argparse's one-line usage error."""
-    module, name = check.rsplit(".", 1)
-
-    def convert(value: str):
-        if parse is not None:
-            try:
-                value = parse(value)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"{expected}, got {value!r}") from None
-        try:
-            return getattr(importlib.import_module(f"textgen_helpers.{module}"), name)(value)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-
-    return convert
-
-
-_layer_sizes = _checked("model.parse_layer_sizes")
-_temperature = _checked("sampling.check_temperature", float, "expected a number for the temperature")
-_temperatures = _checked("sampling.check_temperatures")
-_top_k = _checked("sampling.check_top_k", int, "top_k must be a whole number such as 40 (1 is greedy)")
-_top_p = _checked("sampling.check_top_p", float, "expected a number for the top_p")
-_seed = _checked("checks.check_seed", int, "seed must be a whole number such as 0 or 42")
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {value!r}")
-    return number
-
-
-def _non_negative_int(value: str) -> int:
-    if value.strip() == "0":
-        return 0
-    return _positive_int(value)
-
-
-def _positive_float(value: str) -> float:
-    number = _number(value, "value")
-    if not number > 0 or number == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
-    return number
-
-
-def _fraction(value: str) -> float:
-    number = _number(value, "fraction")
-    if not 0 < number < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, such as 0.1, got {value!r}")
-    return number
-
-
-def _dropout(value: str) -> float:
-    number = _number(value, "dropout")
-    if not 0 <= number < 1:
-        raise argparse.ArgumentTypeError(f"expected a dropout rate in [0, 1), such as 0.2, got {value!r}")
-    return number
-
-
-def _number(value: str, what: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number for the {what}, got {value!r}") from None
 
 
 def _count(n: int | list, noun: str) -> str:

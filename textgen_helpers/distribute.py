@@ -11,8 +11,8 @@ them (:func:`distributed_windows`), so a run on N replicas sees exactly the wind
 exactly the steps, of a run on one device with the same batch size and seed. Several machines
 (``MultiWorkerMirroredStrategy``: one process a machine, each told the cluster by ``TF_CONFIG``)
 train the same way; there Keras 3's ``fit`` fails (keras-team/keras#20585), so ``train`` runs
-Keras's own ``train_step`` on every replica in a short loop of its own, and only the chief
-(:func:`is_chief`) writes checkpoints and bundles.
+Keras's own ``train_step`` on every replica in a short loop of its own (:func:`fit_multi_worker`),
+and only the chief (:func:`is_chief`) writes checkpoints and bundles.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import json
 import os
 from collections.abc import Callable
 
-from .runtime import configured_backend, import_tensorflow
+from .runtime import configured_backend, import_keras, import_tensorflow
 
 STRATEGIES = ("none", "mirrored", "multiworker", "tpu")
 
@@ -74,7 +74,7 @@ def is_chief(strategy=None) -> bool:
 
 
 def is_multi_worker(strategy) -> bool:
-    """True for a ``MultiWorkerMirroredStrategy`` (which :func:`~textgen_helpers.training.train` runs with its own loop)."""
+    """True for a ``MultiWorkerMirroredStrategy`` (which :func:`fit_multi_worker` trains, in a loop of its own)."""
     return strategy is not None and isinstance(strategy, _tf().distribute.MultiWorkerMirroredStrategy)
 
 
@@ -148,6 +148,55 @@ def distributed_windows(strategy, make_dataset: Callable, global_batch: int):
         return batches().flat_map(slices).with_options(options)
 
     return strategy.distribute_datasets_from_function(per_worker)
+
+
+def fit_multi_worker(model, strategy, dataset, make_windows, *, epochs: int, initial_epoch: int,
+                     steps_per_epoch: int, callbacks: list) -> None:
+    """``model.fit`` for ``MultiWorkerMirroredStrategy``, where Keras 3's own ``fit`` fails.
+
+    Keras 3's ``fit`` averages the first batch with ``strategy.reduce`` before training (a tuple,
+    which this strategy's reduce cannot take) and every step's scalar logs along axis 0 (which a
+    scalar has not); keras-team/keras#20585. This loop runs the same ``model.train_step`` on every
+    replica with ``strategy.run`` (the same loss scaling, gradient all-reduce and optimizer update
+    as ``fit``), reads the loss once an epoch, and calls the same callbacks at the same points. A
+    callback that stops training on one worker (a time budget) stops every worker at the same step
+    (an all-reduce of the flag), since a worker that ran one step more would wait for the others
+    forever. ``make_windows()`` is the window stream (one batch of it builds the model's variables).
+    """
+    tf = _tf()
+    keras = import_keras()
+    x, y = make_windows()[0]  # one batch (NumPy), to build with
+    with strategy.scope():  # variables must exist before the first step: none may be made inside strategy.run
+        model.optimizer.build(model.trainable_variables)
+        model.compute_loss(x[:1], y[:1], model(x[:1], training=False))  # builds the compiled loss and its tracker
+    step = tf.function(lambda iterator: strategy.run(model.train_step, args=(next(iterator),)))
+    any_worker = tf.function(lambda flag: strategy.reduce("SUM", strategy.run(lambda: flag), axis=None) > 0)
+
+    def agreed_stop() -> bool:
+        """Stop on every worker if a callback stopped any of them (a worker one step ahead would wait forever)."""
+        model.stop_training = bool(any_worker(tf.constant(float(model.stop_training))))
+        return model.stop_training
+
+    callbacks = keras.callbacks.CallbackList(callbacks, model=model, epochs=epochs, steps=steps_per_epoch,
+                                             verbose=0)
+    model.stop_training = False
+    iterator = iter(dataset)
+    logs = {}
+    callbacks.on_train_begin()
+    for epoch in range(initial_epoch, epochs):
+        model.reset_metrics()
+        callbacks.on_epoch_begin(epoch)
+        for batch in range(steps_per_epoch):
+            callbacks.on_train_batch_begin(batch)
+            step(iterator)
+            callbacks.on_train_batch_end(batch)
+            if agreed_stop():  # a time budget, mid-epoch
+                break
+        logs = {name: float(value) for name, value in model.get_metrics_result().items()}
+        callbacks.on_epoch_end(epoch, logs)
+        if agreed_stop():  # early stopping, or the budget
+            break
+    callbacks.on_train_end(logs)
 
 
 def _tf(what: str = "a distribution strategy"):

@@ -18,6 +18,8 @@ Three things write to paths a user names, and all of them go through this module
 Our temporary names all start with a dot and contain ``.textgen-``; a process killed between the
 steps can leave one behind, and :func:`remove_leftovers` (called by the next write to the same
 target) deletes such a left-over, once it has checked that it holds nothing but our own files.
+The lock file of a run's folder (:func:`lock_name`, ``.NAME.textgen-lock`` beside it) is not a
+temporary name: it stays, and no clean-up touches it.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ def temporary_name(path: Path, role: str) -> Path:
     The suffix is kept (Keras saves only to names ending in ``.keras``).
     """
     return path.with_name(f".{path.name}.textgen-{role}-{secrets.token_hex(4)}{path.suffix}")
+
+
+def lock_name(path: Path) -> Path:
+    """The hidden lock file of the folder ``path``, beside it: ``.NAME.textgen-lock`` (outside the folder,
+    so the atomic swap of a bundle cannot carry it away; not a temporary name: no clean-up removes it)."""
+    return path.with_name(f".{path.name}.textgen-lock")
 
 
 def is_temporary_of(name: str, target: str) -> bool:
@@ -199,3 +207,9 @@ def _exchange(a: Path, b: Path) -> bool:
 def json_records(frame) -> list[dict]:
     """A DataFrame's rows as plain Python values (NaN as None, floats to 15 digits), ready for JSON."""
     return json.loads(frame.to_json(orient="records", double_precision=15))
+
+
+def json_value(value):
+    """``value`` as JSON gives it back: tuples as lists, NumPy numbers as Python ones (inf stays inf),
+    anything else JSON cannot hold as its ``str``."""
+    return json.loads(json.dumps(value, default=lambda v: v.item() if hasattr(v, "item") else str(v)))

@@ -164,6 +164,8 @@ def compile_model(model: keras.Model, *, learning_rate: float = 1e-2, optimizer:
     else:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer=opt, loss=loss)
+    # The rate it starts from, for model_settings: a callback may lower the optimizer's own later.
+    model.textgen_learning_rate, model.textgen_optimizer_id = learning_rate, id(model.optimizer)
     return model
 
 
@@ -306,8 +308,10 @@ def model_settings(model: keras.Model) -> dict:
     its optimizer (``optimizer``, ``learning_rate``, and the rest of its settings under
     ``optimizer_config``). Two models built with the same ``build_model`` arguments give the same dict.
 
-    ``learning_rate`` is the optimizer's current one: on a model fresh from ``build_model``, the one
-    it starts from.
+    ``learning_rate`` is the one the model was compiled with by :func:`compile_model` (or
+    ``build_model``), which a callback such as ``ReduceLROnPlateau`` does not change: the model that
+    wrote a checkpoint still resumes it after the callback lowered its rate, and the checkpoint
+    restores that lowered rate. For a model compiled otherwise, the optimizer's current rate.
     """
     settings = {
         "framing": model_framing(model),
@@ -320,11 +324,15 @@ def model_settings(model: keras.Model) -> dict:
     if optimizer is not None:
         config = optimizer.get_config()
         rate = config.pop("learning_rate", None)
+        if getattr(model, "textgen_optimizer_id", None) == id(optimizer):  # compiled by compile_model
+            rate = model.textgen_learning_rate
         settings["optimizer"] = type(optimizer).__name__.lower()
         # A float32 variable: its 7 significant digits, so 1e-2 reads back as 0.01, not 0.009999999776.
-        settings["learning_rate"] = float(f"{float(rate):.7g}") if isinstance(rate, (int, float, np.floating)) else rate
-        settings["optimizer_config"] = {key: value for key, value in config.items()
-                                        if key != "name" and (value is None or isinstance(value, (bool, int, float, str)))}
+        number = isinstance(rate, (int, float, np.floating))
+        settings["learning_rate"] = float(f"{float(rate):.7g}") if number else rate
+        settings["optimizer_config"] = {
+            key: value for key, value in config.items()
+            if key != "name" and (value is None or isinstance(value, (bool, int, float, str)))}
     return settings
 
 

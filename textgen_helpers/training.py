@@ -26,20 +26,21 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-from .checkpoints import Checkpoint
+from .checkpoints import Checkpoint, CheckpointWriter, describe_callback, shaping_callbacks
 from .checks import check_scalar, check_seed
 from .distribute import (
     check_model_in_scope,
     check_workers_resume_alike,
     distributed_windows,
+    fit_multi_worker,
     is_chief,
     is_multi_worker,
 )
-from .evaluation import evaluate_loss
-from .files import json_records
+from .evaluation import describe_scoring, evaluate_loss
 from .generation import FastGenerator
 from .model import model_settings, model_vocab_size, nats_to_bits, set_sample_len
-from .runtime import import_keras, import_tensorflow
+from .run_folders import claim_run_folders
+from .runtime import import_keras
 from .sampling import BOOK_TEMPERATURES, check_temperatures
 from .vocabulary import Vocabulary
 from .windows import (
@@ -56,14 +57,6 @@ SAMPLE_COLUMNS = ["epoch", "temperature", "text"]
 HISTORY_COLUMNS = ["epoch", "complete", "loss", "val_loss", "val_loss_stateful", "fit_loss", "loss_bits",
                    "val_loss_bits", "val_loss_stateful_bits", "learning_rate", "train_seconds", "seconds", "chars",
                    "chars_per_second"]
-# Callback attributes a checkpoint keeps, so that a resumed run's callbacks carry on as if never stopped.
-CALLBACK_STATE = {"ReduceLROnPlateau": ("best", "wait", "cooldown_counter"),
-                  "EarlyStopping": ("best", "wait", "stopped_epoch")}
-# Callback settings that shape training: a resume with other values is refused.
-CALLBACK_SETTINGS = {"ReduceLROnPlateau": ("monitor", "factor", "patience", "min_lr", "min_delta", "cooldown", "mode"),
-                     "EarlyStopping": ("monitor", "patience", "min_delta", "mode", "baseline", "restore_best_weights")}
-
-
 @dataclass
 class TrainingConfig:
     """Everything that shapes a training run; saved into checkpoints and model bundles.
@@ -164,6 +157,7 @@ def train(
     config: TrainingConfig | None = None,
     checkpoint_dir: str | os.PathLike | None = None,
     resume: bool = False,
+    restart: bool = False,
     max_seconds: float | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     on_epoch_end: Callable[[TrainingRun], None] | None = None,
@@ -185,13 +179,21 @@ def train(
         epochs: the epoch count to reach, counting epochs done before a resume.
         config: window, batch and sampling settings; keyword arguments override its fields
             (``train(..., sample_len=40, batch_size=64)``).
-        checkpoint_dir: where to write a checkpoint after every finished epoch.
+        checkpoint_dir: where to write a checkpoint after every finished epoch. The run holds the
+            folder's lock until it returns (a second run on it is refused at once), and a folder that
+            holds another run's checkpoint is refused unless ``resume`` or ``restart`` says what to do
+            with it (see :mod:`~textgen_helpers.run_folders`).
         resume: continue from the checkpoint in ``checkpoint_dir`` if there is one: weights,
             optimizer state, epoch count, history, the state of the given callbacks (such as
             ``ReduceLROnPlateau``) and the position in the stream of training windows are
             restored, so the resumed run ends with the weights the uninterrupted one would have.
-        max_seconds: stop after this much wall-clock time (evaluation included); the epoch it cuts short is recorded
-            with ``complete=False`` and is not checkpointed, so a resume runs it again in full.
+            Every setting that shapes the weights must be the checkpoint's (the model may be the
+            one that wrote it, whatever rate a callback has lowered it to).
+        restart: delete the checkpoint in ``checkpoint_dir`` (only a checkpoint: a folder holding
+            anything else is refused) and start afresh, once every other check has passed.
+        max_seconds: stop after this much wall-clock time (evaluation included); the epoch it cuts
+            short is recorded with ``complete=False`` and is not checkpointed, so a resume runs it
+            again in full.
         callbacks: more Keras callbacks; they see ``val_loss`` in ``logs``.
         on_epoch_end: called with the run so far after every epoch (live plots use it).
         verbose: 1 prints one line per epoch and the samples; 0 prints nothing.
@@ -207,9 +209,12 @@ def train(
     epochs = check_scalar(epochs, "epochs", int, min_value=1)
     max_seconds = check_scalar(max_seconds, "max_seconds", float, min_value=0, include_min=False, allow_none=True)
     if model_vocab_size(model) != len(vocab):
-        raise ValueError(f"the model predicts {model_vocab_size(model)} characters but the vocabulary has {len(vocab)}; build the model with vocab_size=len(vocab)")
+        raise ValueError(f"the model predicts {model_vocab_size(model)} characters but the vocabulary has "
+                         f"{len(vocab)}; build the model with vocab_size=len(vocab)")
     if getattr(model, "optimizer", None) is None:
         raise ValueError("the model is not compiled; build it with build_model() or call compile_model(model)")
+    if (resume or restart) and checkpoint_dir is None:
+        raise ValueError(f"{'resume' if resume else 'restart'}=True needs the checkpoint_dir of the run")
     ids = vocab.encode(text) if isinstance(text, str) else np.asarray(text, dtype=np.int32)
     train_ids, val_ids = split_train_validation(ids, config.validation_fraction)
     if len(val_ids) <= config.sample_len + 1 or len(train_ids) <= len(val_ids) + config.sample_len:
@@ -226,61 +231,21 @@ def train(
     run = TrainingRun(model=model, vocab=vocab, config=config, history=pd.DataFrame(columns=HISTORY_COLUMNS),
                       samples=pd.DataFrame(columns=SAMPLE_COLUMNS), seed_text=seed_text,
                       settings=run_settings(model, config, callbacks, ids))
-    checkpoint = Checkpoint(checkpoint_dir) if checkpoint_dir is not None else None
-    if checkpoint is not None:
-        checkpoint.check_target(resume=resume)
-    callback_state = None
-    if is_multi_worker(strategy) and resume:  # before restoring, which makes variables: a collective step
-        saved = checkpoint.load_state()["epoch"] if checkpoint is not None and checkpoint.exists() else 0
-        check_workers_resume_alike(strategy, saved, checkpoint_dir)
-    if resume and checkpoint is not None and checkpoint.exists():
-        restored = checkpoint.restore(model, vocab, run.settings)  # refuses other settings before loading
-        run.history = pd.DataFrame(restored.history, columns=HISTORY_COLUMNS)
-        run.samples = pd.DataFrame(restored.samples, columns=SAMPLE_COLUMNS)
-        run.resumed_from_epoch, callback_state = restored.epoch, restored.callbacks
-        if verbose:
-            print(f"resumed from {checkpoint.path} after epoch {run.resumed_from_epoch}")
-    elif resume and verbose:
-        left = checkpoint is not None and checkpoint.path.is_dir() and any(checkpoint.path.iterdir())
-        what = ("no finished epoch in {} (only what an interrupted save left, which the first save clears)" if left
-                else "no checkpoint in {}")
-        print(f"{what.format(checkpoint_dir)}; starting from epoch 1")
-    initial_epoch = run.resumed_from_epoch
-    if initial_epoch >= epochs:
-        if verbose:
-            print(f"the checkpoint has already reached epoch {initial_epoch} of {epochs}: nothing to train; "
-                  f"ask for more epochs to train it further")
-        return run
-
-    def windows():
-        return window_dataset(train_ids, config.sample_len, config.batch_size, framing=run.settings["framing"],
-                              vocab_size=len(vocab), sample_step=config.sample_step, seed=config.seed,
-                              start_step=initial_epoch * config.steps_per_epoch)
-
-    # On TensorFlow, fit reads the stream through tf.data with fixed buffers (distributed_windows); handed the
-    # stream itself, Keras would prefetch it with tf.data's autotuner, which can hold a stopped run's end for seconds.
-    on_tensorflow = keras.backend.backend() == "tensorflow"
-    dataset = (distributed_windows(strategy, windows, config.batch_size) if on_tensorflow or strategy is not None
-               else windows())
-    probe_ids = train_ids[-len(val_ids):]  # as much training text as validation text, scored the same way
-    reporter = _EpochReporter(run, probe_ids, val_ids, on_epoch_end, verbose, epochs)
-    all_callbacks = [reporter]
-    if max_seconds is not None:
-        all_callbacks.append(TimeBudget(max_seconds))
-    # The checkpoint goes last, so it records what every other callback did at that epoch.
-    writer = checkpoint if is_chief(strategy) else None  # other workers of a multi-worker run write nothing
-    all_callbacks += [*callbacks, _CheckpointWriter(run, writer, callbacks, callback_state)]
-    try:
-        if is_multi_worker(strategy):
-            _fit_multi_worker(model, strategy, dataset, windows, epochs=epochs, initial_epoch=initial_epoch,
-                              steps_per_epoch=config.steps_per_epoch, callbacks=all_callbacks)
-        else:
-            model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.steps_per_epoch,
-                      callbacks=all_callbacks, verbose=0, shuffle=False)
-    finally:
-        gc.collect()  # frees the tf.data iterator now rather than stalling a later fit (see TESTING-NOTES)
-    finished = run.history[run.history["complete"].astype(bool)]
-    run.stopped_early = len(finished) == 0 or int(finished["epoch"].iloc[-1]) < epochs
+    with claim_run_folders(checkpoint_dir, resume=resume, restart=restart, strategy=strategy) as checkpoint:
+        if restart and is_chief(strategy):
+            checkpoint.clear()  # only now: every check has passed, and this run holds the folder
+        callback_state = _resume(run, checkpoint, resume=resume, strategy=strategy, verbose=verbose)
+        if run.resumed_from_epoch >= epochs:
+            if verbose:
+                print(f"the checkpoint has already reached epoch {run.resumed_from_epoch} of {epochs}: nothing to "
+                      f"train; ask for more epochs to train it further")
+            return run
+        if verbose:  # how much text each epoch's scoring reads: a fixed amount, however long the corpus
+            print(describe_scoring(len(val_ids), config.sample_len, framing=run.settings["framing"],
+                                   max_windows=config.max_validation_windows))
+        _fit(run, train_ids, val_ids, epochs=epochs, checkpoint=checkpoint, max_seconds=max_seconds,
+             callbacks=callbacks, callback_state=callback_state, on_epoch_end=on_epoch_end, verbose=verbose,
+             strategy=strategy)
     return run
 
 
@@ -299,54 +264,9 @@ def run_settings(model: keras.Model, config: TrainingConfig, callbacks: Sequence
     return {
         **config.to_dict(),
         **model_settings(model),
-        "callbacks": [_describe_callback(callback) for callback in _shaping(callbacks)],
+        "callbacks": [describe_callback(callback) for callback in shaping_callbacks(callbacks)],
         "text": {"characters": len(ids), "sha256": hashlib.sha256(ids.tobytes()).hexdigest()},
     }
-
-
-def _fit_multi_worker(model, strategy, dataset, make_windows, *, epochs, initial_epoch, steps_per_epoch, callbacks):
-    """``model.fit`` for ``MultiWorkerMirroredStrategy``, where Keras 3's own ``fit`` fails.
-
-    Keras 3's ``fit`` averages the first batch with ``strategy.reduce`` before training (a tuple,
-    which this strategy's reduce cannot take) and every step's scalar logs along axis 0 (which a
-    scalar has not); keras-team/keras#20585. This loop runs the same ``model.train_step`` on every
-    replica with ``strategy.run`` (the same loss scaling, gradient all-reduce and optimizer update
-    as ``fit``), reads the loss once an epoch, and calls the same callbacks at the same points. A
-    callback that stops training on one worker (a time budget) stops every worker at the same step
-    (an all-reduce of the flag), since a worker that ran one step more would wait for the others forever.
-    """
-    tf, _ = import_tensorflow()
-    x, y = make_windows()[0]  # one batch (NumPy), to build with
-    with strategy.scope():  # variables must exist before the first step: none may be made inside strategy.run
-        model.optimizer.build(model.trainable_variables)
-        model.compute_loss(x[:1], y[:1], model(x[:1], training=False))  # builds the compiled loss and its tracker
-    step = tf.function(lambda iterator: strategy.run(model.train_step, args=(next(iterator),)))
-    any_worker = tf.function(lambda flag: strategy.reduce("SUM", strategy.run(lambda: flag), axis=None) > 0)
-
-    def agreed_stop() -> bool:
-        """Stop on every worker if a callback stopped any of them (a worker one step ahead would wait forever)."""
-        model.stop_training = bool(any_worker(tf.constant(float(model.stop_training))))
-        return model.stop_training
-
-    callbacks = keras.callbacks.CallbackList(callbacks, model=model, epochs=epochs, steps=steps_per_epoch, verbose=0)
-    model.stop_training = False
-    iterator = iter(dataset)
-    logs = {}
-    callbacks.on_train_begin()
-    for epoch in range(initial_epoch, epochs):
-        model.reset_metrics()
-        callbacks.on_epoch_begin(epoch)
-        for batch in range(steps_per_epoch):
-            callbacks.on_train_batch_begin(batch)
-            step(iterator)
-            callbacks.on_train_batch_end(batch)
-            if agreed_stop():  # a time budget, mid-epoch
-                break
-        logs = {name: float(value) for name, value in model.get_metrics_result().items()}
-        callbacks.on_epoch_end(epoch, logs)
-        if agreed_stop():  # early stopping, or the budget
-            break
-    callbacks.on_train_end(logs)
 
 
 def halve_lr_on_plateau(learning_rate: float) -> keras.callbacks.Callback:
@@ -373,6 +293,65 @@ class TimeBudget(keras.callbacks.Callback):
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+def _resume(run: TrainingRun, checkpoint: Checkpoint | None, *, resume: bool, strategy, verbose: int) -> list | None:
+    """Restore the checkpoint into ``run`` if ``resume`` finds one; returns the callbacks' saved state."""
+    if not resume:
+        return None
+    if is_multi_worker(strategy):  # before restoring, which makes variables: a collective step
+        saved = checkpoint.load_state()["epoch"] if checkpoint.exists() else 0
+        check_workers_resume_alike(strategy, saved, checkpoint.path)
+    if not checkpoint.exists():
+        if verbose:
+            left = checkpoint.path.is_dir() and any(checkpoint.path.iterdir())
+            what = ("no finished epoch in {} (only what an interrupted save left, which the first save clears)"
+                    if left else "no checkpoint in {}")
+            print(f"{what.format(checkpoint.path)}; starting from epoch 1")
+        return None
+    restored = checkpoint.restore(run.model, run.vocab, run.settings)  # refuses other settings before loading
+    run.history = pd.DataFrame(restored.history, columns=HISTORY_COLUMNS)
+    run.samples = pd.DataFrame(restored.samples, columns=SAMPLE_COLUMNS)
+    run.resumed_from_epoch = restored.epoch
+    if verbose:
+        print(f"resumed from {checkpoint.path} after epoch {run.resumed_from_epoch}")
+    return restored.callbacks
+
+
+def _fit(run: TrainingRun, train_ids: np.ndarray, val_ids: np.ndarray, *, epochs: int, checkpoint, max_seconds,
+         callbacks: list, callback_state, on_epoch_end, verbose: int, strategy) -> None:
+    """``fit`` from the run's epoch to ``epochs`` with the reporting, time-budget and checkpoint callbacks."""
+    model, config, initial_epoch = run.model, run.config, run.resumed_from_epoch
+
+    def windows():
+        return window_dataset(train_ids, config.sample_len, config.batch_size, framing=run.settings["framing"],
+                              vocab_size=len(run.vocab), sample_step=config.sample_step, seed=config.seed,
+                              start_step=initial_epoch * config.steps_per_epoch)
+
+    # On TensorFlow, fit reads the stream through tf.data with fixed buffers (distributed_windows); handed the
+    # stream itself, Keras would prefetch it with tf.data's autotuner, which can hold a stopped run's end for seconds.
+    on_tensorflow = keras.backend.backend() == "tensorflow"
+    dataset = (distributed_windows(strategy, windows, config.batch_size) if on_tensorflow or strategy is not None
+               else windows())
+    probe_ids = train_ids[-len(val_ids):]  # as much training text as validation text, scored the same way
+    reporter = _EpochReporter(run, probe_ids, val_ids, on_epoch_end, verbose, epochs)
+    all_callbacks = [reporter]
+    if max_seconds is not None:
+        all_callbacks.append(TimeBudget(max_seconds))
+    # The checkpoint goes last, so it records what every other callback did at that epoch.
+    writer = checkpoint if is_chief(strategy) else None  # other workers of a multi-worker run write nothing
+    all_callbacks += [*callbacks, CheckpointWriter(run, writer, callbacks, callback_state)]
+    try:
+        if is_multi_worker(strategy):
+            fit_multi_worker(model, strategy, dataset, windows, epochs=epochs, initial_epoch=initial_epoch,
+                             steps_per_epoch=config.steps_per_epoch, callbacks=all_callbacks)
+        else:
+            model.fit(dataset, epochs=epochs, initial_epoch=initial_epoch, steps_per_epoch=config.steps_per_epoch,
+                      callbacks=all_callbacks, verbose=0, shuffle=False)
+    finally:
+        gc.collect()  # frees the tf.data iterator now rather than stalling a later fit (see TESTING-NOTES)
+    finished = run.history[run.history["complete"].astype(bool)]
+    run.stopped_early = len(finished) == 0 or int(finished["epoch"].iloc[-1]) < epochs
+
 
 class _EpochReporter(keras.callbacks.Callback):
     """Losses, samples, history and printing after every epoch."""
@@ -430,63 +409,6 @@ class _EpochReporter(keras.callbacks.Callback):
                 print(f"  T={s['temperature']:<4g} {s['text']!r}")
         if self.hook is not None:
             self.hook(run)
-
-
-class _CheckpointWriter(keras.callbacks.Callback):
-    """Writes the checkpoint after every finished epoch; placed after every other callback.
-
-    It also hands the state of the user's callbacks (``CALLBACK_STATE``) to the checkpoint and,
-    on a resume, back to the callbacks once they have reset themselves in ``on_train_begin``.
-    """
-
-    def __init__(self, run: TrainingRun, checkpoint: Checkpoint | None, callbacks, restored_state):
-        super().__init__()
-        self.run, self.checkpoint, self.callbacks, self.restored_state = run, checkpoint, callbacks, restored_state
-
-    def on_train_begin(self, logs=None):
-        if self.restored_state is None:
-            return
-        # The resume checked that these are the callbacks the checkpoint was written with, in order.
-        saved_state = [saved for saved in self.restored_state if saved["class"] in CALLBACK_STATE]
-        for callback, saved in zip(_shaping(self.callbacks), saved_state, strict=True):
-            for key, value in saved["state"].items():
-                setattr(callback, key, value)
-
-    def on_epoch_end(self, epoch, logs=None):
-        run = self.run
-        if self.checkpoint is None or not len(run.history) or not bool(run.history["complete"].iloc[-1]):
-            return
-        finished = run.history[run.history["complete"].astype(bool)]
-        self.checkpoint.save(run.model, run.vocab, epoch=epoch + 1, settings=run.settings,
-                             history=json_records(finished),
-                             samples=json_records(run.samples[run.samples["epoch"].isin(finished["epoch"])]),
-                             callbacks=_callback_state(self.callbacks))
-
-
-def _shaping(callbacks) -> list:
-    """The callbacks that change training, whose settings a resume must match and whose state it restores."""
-    return [callback for callback in callbacks if type(callback).__name__ in CALLBACK_SETTINGS]
-
-
-def _callback_state(callbacks) -> list:
-    state = []
-    for callback in _shaping(callbacks):
-        keys = CALLBACK_STATE.get(type(callback).__name__, ())
-        state.append({"class": type(callback).__name__,
-                      "state": {key: _plain(getattr(callback, key)) for key in keys if hasattr(callback, key)}})
-    return state
-
-
-def _describe_callback(callback: keras.callbacks.Callback) -> dict:
-    """A callback's class and the settings of it that shape training (:data:`CALLBACK_SETTINGS`)."""
-    name = type(callback).__name__
-    keys = CALLBACK_SETTINGS[name]
-    return {"class": name, **{key: _plain(getattr(callback, key)) for key in keys if hasattr(callback, key)}}
-
-
-def _plain(value):
-    """A NumPy or Python number as a JSON-friendly Python number (inf stays inf)."""
-    return float(value) if isinstance(value, (float, np.floating)) else int(value) if isinstance(value, (int, np.integer)) else value
 
 
 def _learning_rate(model: keras.Model) -> float:

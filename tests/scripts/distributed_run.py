@@ -19,7 +19,9 @@ import tensorflow as tf  # noqa: E402
 mode, out = sys.argv[1], sys.argv[2]
 epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 2
 resume = "--resume" in sys.argv
-checkpoint = sys.argv[sys.argv.index("--checkpoint") + 1] if "--checkpoint" in sys.argv else os.path.join(out, "checkpoint")
+checkpoint = os.path.join(out, "checkpoint")
+if "--checkpoint" in sys.argv:
+    checkpoint = sys.argv[sys.argv.index("--checkpoint") + 1]
 if mode == "mirrored":
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
