@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from textgen_helpers.runtime import cpu_model  # noqa: E402  (stdlib only: imports no backend)
 
 OLD_REVISION = "70459c0"  # the last commit with the TensorFlow-only generator
-GENERATORS = {"old TensorFlow": ("tensorflow", "old"), "new TensorFlow": ("tensorflow", "new"), "new JAX": ("jax", "new")}
+GENERATORS = {"old TensorFlow": ("tensorflow", "old"), "new TensorFlow": ("tensorflow", "new"),
+              "new JAX": ("jax", "new")}
 TEMPERATURES = [0.5, 1.0, 0.25, 0.75, 1.5, 0.5, 1.0, 0.75]  # the first ``rows`` of them
 
 
@@ -41,7 +42,8 @@ def main() -> None:
     parser.add_argument("--rows", default="1,4,8", help="batch sizes to time, comma-separated (default 1,4,8)")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per case and round (default 5)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the generators (default 2)")
-    parser.add_argument("--old", default=OLD_REVISION, help=f"git revision of the old generator (default {OLD_REVISION})")
+    parser.add_argument("--old", default=OLD_REVISION,
+                        help=f"git revision of the old generator (default {OLD_REVISION})")
     parser.add_argument("--child", choices=["old", "new"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     rows = [int(r) for r in args.rows.split(",")]

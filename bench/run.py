@@ -1,7 +1,7 @@
 """Benchmarks: our methods against the book's, measured side by side in one run.
 
     python bench/run.py                 # the full run (25 to 30 minutes on 2 CPU cores)
-    python bench/run.py --quick         # a smoke run of every part (about 2 minutes), into a temporary folder
+    python bench/run.py --quick         # a smoke run of every part (about a minute), into a temporary folder
     python bench/run.py --render-only   # re-render docs/benchmarks.md from bench/results.json
 
 Writes ``bench/results.json`` and ``docs/benchmarks.md``. Every ratio compares two things measured
@@ -78,13 +78,16 @@ if __name__ == "__main__":
 # The configuration the README recommends for CPUs (`make bundle` trains it; docs/benchmarks.md has the
 # sweep that chose it).
 RECOMMENDED = dict(lstm_layer_sizes="128,128", dropout=0.1, optimizer="rmsprop", learning_rate=1e-2, clipnorm=1.0,
-                   sample_len=32, batch_size=128, examples_per_epoch=20_000, reduce_lr_on_plateau=True)
+                   sample_len=32, batch_size=128, examples_per_epoch=20_000, reduce_lr_on_plateau=True,
+                   max_validation_windows=8_000)  # train's default: the whole tail at sample_len 32
 BOOK = dict(lstm_layer_sizes="128,128", learning_rate=1e-2, sample_len=60, sample_step=3, batch_size=128,
             examples_per_epoch=10_000, validation_split=0.0625)
 BOOK_MEASURE_WINDOWS = 10_000  # windows of the book's measure: every ~11th character of the 111,539-character tail
-# --quick: every part runs, on budgets too small for the numbers to mean anything.
-QUICK = dict(minutes=0.25, rounds=2, recommended=dict(examples_per_epoch=2_048), book=dict(examples_per_epoch=512),
-             book_measure_windows=500, generation_repeats=2, reference_chars=20)
+# --quick: every part runs (two rounds, so that ours resumes from its checkpoint as in the full run), on budgets
+# too small for the numbers to mean anything; tests/test_bench.py runs it.
+QUICK = dict(minutes=0.1, rounds=2, recommended=dict(examples_per_epoch=512, max_validation_windows=200),
+             book=dict(examples_per_epoch=256), book_measure_windows=100, generation_repeats=1, reference_chars=5,
+             panel_repeats=1)
 DEFAULT_OUT = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGETS = {
@@ -114,7 +117,8 @@ def main() -> None:
                         help=f"comma-separated parts to measure again ({', '.join(PARTS)}); the others keep their "
                              "numbers from the existing results file")
     parser.add_argument("--out", type=Path, default=None,
-                        help=f"results file (default {DEFAULT_OUT.relative_to(ROOT)}; with --quick, a new temporary folder)")
+                        help=f"results file (default {DEFAULT_OUT.relative_to(ROOT)}; with --quick, a new temporary "
+                             "folder)")
     parser.add_argument("--render-only", action="store_true",
                         help=f"measure nothing: re-render {DOC.relative_to(ROOT)} from {DEFAULT_OUT.relative_to(ROOT)}")
     args = parser.parse_args()
@@ -129,7 +133,8 @@ def main() -> None:
         if args.out is None:
             args.out = Path(tempfile.mkdtemp(prefix="textgen-bench-quick-")) / "results.json"
         elif args.out.resolve() == DEFAULT_OUT or args.out.exists():
-            parser.error(f"--quick does not write over {args.out}; give a new path, or leave --out out for a temporary folder")
+            parser.error(f"--quick does not write over {args.out}; give a new path, or leave --out out for a temporary "
+                         "folder")
         args.minutes, args.rounds = QUICK["minutes"], QUICK["rounds"]
         doc = args.out.with_name("benchmarks.md")
     else:
@@ -167,7 +172,7 @@ def main() -> None:
         results.update(bench_memory(quick=args.quick))
     if "panel" in parts:
         print("== the panel's rows (shipped bundle)", flush=True)
-        results.update(bench_panel(repeats=3 if args.quick else 15))
+        results.update(bench_panel(repeats=QUICK["panel_repeats"] if args.quick else 15))
     if "slider" in parts:
         print("== the slider in a real browser (tests/browser)", flush=True)
         results.update(bench_slider())
@@ -212,7 +217,8 @@ class BookMethod:
             x, y = random_onehot_windows(self.train_ids, len(self.vocab), c["sample_len"], c["sample_step"],
                                          c["examples_per_epoch"], self.rng)
             fit_start = time.perf_counter()
-            self.model.fit(x, y, batch_size=c["batch_size"], epochs=1, validation_split=c["validation_split"], verbose=0)
+            self.model.fit(x, y, batch_size=c["batch_size"], epochs=1, validation_split=c["validation_split"],
+                           verbose=0)
             end = time.perf_counter()
             self.fit_seconds += end - fit_start
             self.last_epoch_seconds = end - start
@@ -278,16 +284,19 @@ def bench_training(vocab, text, val_ids, train_ids, minutes, rounds, recommended
             done = float(run.history["train_seconds"].sum()) if run is not None else 0.0
             last = float(run.history["train_seconds"].iloc[-1]) if run is not None else 0.0
             if run is None or done + last <= target:
-                plateau = [halve_lr_on_plateau(recommended["learning_rate"])] if recommended["reduce_lr_on_plateau"] else []
+                plateau = ([halve_lr_on_plateau(recommended["learning_rate"])] if recommended["reduce_lr_on_plateau"]
+                           else [])
                 run = train(ours, vocab, text, epochs=10_000, checkpoint_dir=checkpoint, resume=True,
                             callbacks=plateau, on_epoch_end=hook, verbose=0, display_length=0,
                             sample_len=recommended["sample_len"], batch_size=recommended["batch_size"],
-                            examples_per_epoch=recommended["examples_per_epoch"])
+                            examples_per_epoch=recommended["examples_per_epoch"],
+                            max_validation_windows=recommended["max_validation_windows"])
             epoch = int(run.history["epoch"].iloc[-1])
             round_ends["ours"].append((float(run.history["train_seconds"].sum()), ours_book_measure(epoch)))
             print(f"  round {r + 1}/{rounds}: book {round_ends['book'][-1][1]:.3f} nats after "
-                  f"{book.train_seconds / 60:.2f} min ({book.epochs} epochs), ours {round_ends['ours'][-1][1]:.3f} nats "
-                  f"after {round_ends['ours'][-1][0] / 60:.2f} min ({epoch} epochs) (the book's measure)", flush=True)
+                  f"{book.train_seconds / 60:.2f} min ({book.epochs} epochs), ours "
+                  f"{round_ends['ours'][-1][1]:.3f} nats after {round_ends['ours'][-1][0] / 60:.2f} min ({epoch} "
+                  "epochs) (the book's measure)", flush=True)
     history = run.history
     if not history["complete"].astype(bool).all():
         raise RuntimeError("an epoch of ours was cut short; every epoch of the benchmark should be whole")
@@ -321,8 +330,8 @@ def bench_training(vocab, text, val_ids, train_ids, minutes, rounds, recommended
         # The headline: training time to the book's final loss, both scored by the book's measure.
         "time_to_book_quality_ratio": quality["ratio"],
         "time_to_book_quality": {
-            "measure": f"book's: next character after each of {measure_windows:,} evenly spaced {book_config['sample_len']}-"
-                       "character windows of the validation tail, zero state",
+            "measure": f"book's: next character after each of {measure_windows:,} evenly spaced "
+                       f"{book_config['sample_len']}-character windows of the validation tail, zero state",
             "book_val_nats": round(book_final, 4),
             "book_minutes": round(book_minutes, 3),
             "ours_minutes": quality["minutes"],
@@ -332,7 +341,8 @@ def bench_training(vocab, text, val_ids, train_ids, minutes, rounds, recommended
         # The same with both models reading the tail as generation does (state carried).
         "time_to_book_quality_ratio_stateful": quality_stateful["ratio"],
         "time_to_book_quality_stateful": {
-            "measure": "generation mode: the validation tail read with the LSTM state carried from character to character",
+            "measure": "generation mode: the validation tail read with the LSTM state carried from character to "
+                       "character",
             "book_val_nats": round(book_final_stateful, 4),
             "book_minutes": round(book_minutes, 3),
             "ours_minutes": quality_stateful["minutes"],
@@ -368,9 +378,11 @@ def bench_training(vocab, text, val_ids, train_ids, minutes, rounds, recommended
         # Every epoch of ours: training minutes so far, val_loss, val_loss_stateful, and the book's measure
         # where it was taken (up to the epoch that reached the book's loss, and at the end).
         "ours_epoch_log_columns": ["train_minutes", "val_nats", "val_nats_stateful", "book_measure_nats"],
-        "ours_epoch_log": [[round(float(s) / 60, 3), round(float(row["val_loss"]), 4), round(float(row["val_loss_stateful"]), 4),
-                         round(by_book_measure[int(row["epoch"])], 4) if int(row["epoch"]) in by_book_measure else None]
-                        for s, (_, row) in zip(elapsed, history.iterrows(), strict=True)],
+        "ours_epoch_log": [[round(float(s) / 60, 3), round(float(row["val_loss"]), 4),
+                            round(float(row["val_loss_stateful"]), 4),
+                            round(by_book_measure[int(row["epoch"])], 4) if int(row["epoch"]) in by_book_measure
+                            else None]
+                           for s, (_, row) in zip(elapsed, history.iterrows(), strict=True)],
     }
 
 
@@ -423,7 +435,9 @@ def bench_panel(repeats: int) -> dict:
 
     def case(rows, filtered):
         chosen = PANEL_STRATEGIES[:rows]
-        filters = dict(top_k=[s.get("top_k") for s in chosen], top_p=[s.get("top_p") for s in chosen]) if filtered else {}
+        if not filtered:
+            return [s["temperature"] for s in chosen], {}
+        filters = dict(top_k=[s.get("top_k") for s in chosen], top_p=[s.get("top_p") for s in chosen])
         return [s["temperature"] for s in chosen], filters
 
     cases = [(xla, rows, filtered) for xla in (True, False) for filtered in (False, True) for rows in (1, 2, 4, 8)]
@@ -466,7 +480,10 @@ def _matmul_only_ms(model, repeats: int) -> dict:
                 new, x = [], None
                 for k, w in enumerate(weights):
                     inputs = hs[k] if k == 0 else tf.concat([x, hs[k]], axis=1)
-                    z = tf.transpose(tf.matmul(w, inputs, transpose_a=True, transpose_b=True)) if transposed else inputs @ w
+                    if transposed:
+                        z = tf.transpose(tf.matmul(w, inputs, transpose_a=True, transpose_b=True))
+                    else:
+                        z = inputs @ w
                     x = tf.tanh(z[:, :units[k]])
                     new.append(x)
                 return t + 1, new
@@ -496,7 +513,8 @@ sys.path.insert(0, {root!r})
 from textgen_helpers.runtime import import_keras
 keras = import_keras()
 import numpy as np
-from textgen_helpers import Vocabulary, load_corpus, onehot_windows, window_dataset, estimate_onehot_memory, count_windows
+from textgen_helpers import (Vocabulary, load_corpus, onehot_windows, window_dataset, estimate_onehot_memory,
+                             count_windows)
 text = load_corpus("shakespeare").text
 text = (text * (5_000_000 // len(text) + 1))[:5_000_000]
 vocab = Vocabulary.from_text(text)
@@ -528,11 +546,16 @@ print(json.dumps(result))
 
 
 def bench_memory(quick: bool):
+    # Side by side: each child measures its own peak, and most of their time is starting the backend.
+    children = {which: subprocess.Popen([sys.executable, "-c", MEMORY_CHILD.format(root=str(ROOT), which=which)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for which in ("integer", "onehot")}
     out = {}
-    for which in ("integer", "onehot"):
-        code = MEMORY_CHILD.format(root=str(ROOT), which=which)
-        child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-        out[which] = json.loads(child.stdout.strip().splitlines()[-1])
+    for which, child in children.items():
+        stdout, stderr = child.communicate()
+        if child.returncode:
+            raise subprocess.CalledProcessError(child.returncode, child.args, stdout, stderr)
+        out[which] = json.loads(stdout.strip().splitlines()[-1])
     onehot = out["onehot"]
     return {
         "window_memory_mb": round(out["integer"]["extra_peak_mb"], 1),
@@ -570,7 +593,8 @@ def bench_slider() -> dict:
 def machine() -> dict:
     cpu = cpu_model()
     memory = total_memory_bytes()
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory / 2**30, 1) if memory else None, "python": platform.python_version(),
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory / 2**30, 1) if memory else None,
+            "python": platform.python_version(),
             "tensorflow": tf.__version__, "keras": keras.__version__, "platform": platform.platform()}
 
 
@@ -637,11 +661,11 @@ def write_markdown(results: dict, path: Path) -> None:
         bracket = (f"so it crossed between {q['ours_previous_minutes']:.2f} and {q['ours_minutes']:.2f} minutes "
                    f"({book_min / q['ours_previous_minutes']:.1f}x to {results['time_to_book_quality_ratio']:g}x)"
                    if q["ours_previous_minutes"] else "so it crossed during its first epoch")
-        reached = (f"Ours, scored by the same measure on the same windows, first reached it after "
+        reached = ("Ours, scored by the same measure on the same windows, first reached it after "
                    f"{q['ours_minutes']:.2f} minutes of training: **{results['time_to_book_quality_ratio']:g}x less "
-                   f"time** (`time_to_book_quality_ratio`, book minutes / our minutes). Ours is scored after every "
-                   f"epoch, {q['resolution_minutes'] * 60:.0f} s of training apart there; the figure is the first score "
-                   f"at or below the book's, not an interpolation, {bracket}.")
+                   "time** (`time_to_book_quality_ratio`, book minutes / our minutes). Ours is scored after every "
+                   f"epoch, {q['resolution_minutes'] * 60:.0f} s of training apart there; the figure is the first "
+                   f"score at or below the book's, not an interpolation, {bracket}.")
     if qs["ours_minutes"] is None:
         stateful = (f"ours did not reach that in {results['train_minutes_cpu']:g} minutes "
                     "(`time_to_book_quality_ratio_stateful` is null)")
@@ -681,8 +705,8 @@ def write_markdown(results: dict, path: Path) -> None:
         "book's one, so it measures throughput, not how fast either method learns: the time to the book's quality "
         "above does.",
         f"- **Validation loss.** After {results['train_minutes_cpu']:g} minutes of training ({results['ours_epochs']} "
-        f"epochs), ours scored {results['final_val_nats_cpu']:.3f} nats/char ({results['final_val_bits_cpu']:.2f} bits) "
-        f"windowed, {results['final_val_nats_cpu_stateful']:.3f} nats/char "
+        f"epochs), ours scored {results['final_val_nats_cpu']:.3f} nats/char ({results['final_val_bits_cpu']:.2f} "
+        f"bits) windowed, {results['final_val_nats_cpu_stateful']:.3f} nats/char "
         f"({results['final_val_bits_cpu_stateful']:.2f} bits) in generation mode and "
         f"{results['final_val_nats_cpu_book_measure']:.3f} nats/char by the book's measure; the book's model, after "
         f"{results['book_train_minutes']:g} minutes ({results['book_epochs']} epochs), "
@@ -692,9 +716,10 @@ def write_markdown(results: dict, path: Path) -> None:
         "- **Validation curves** (training minutes, nats/char by the book's measure, at the end of each round): "
         f"book {results['curves']['book']}; ours {results['curves']['ours']}. Every epoch of ours is in "
         "`bench/results.json` (`ours_epoch_log`).",
-        f"- **Generation.** The book's generator made {results['book_generator_chars_per_second']:g} characters per second. "
-        f"The fast generator made 400 characters in {results['fast_generator_ms_400_chars']:g} ms at one temperature and "
-        f"{results['fast_generator_ms_400_chars_4_temperatures']:g} ms at four (XLA: {results['xla']}).",
+        f"- **Generation.** The book's generator made {results['book_generator_chars_per_second']:g} characters per "
+        f"second. The fast generator made 400 characters in {results['fast_generator_ms_400_chars']:g} ms at one "
+        f"temperature and {results['fast_generator_ms_400_chars_4_temperatures']:g} ms at four (XLA: "
+        f"{results['xla']}).",
         f"- **Memory.** Integer windows for a {results['memory_corpus_chars']:,}-character corpus added "
         f"{results['window_memory_mb']:g} MB of peak RSS. One-hot windows (length 60, step 3, as bool) would need "
         f"{results['onehot_memory_mb']:,.0f} MB" + (" and were refused (`onehot_memory_mb` is the estimate)."
@@ -726,11 +751,11 @@ def write_markdown(results: dict, path: Path) -> None:
         lines += [
             "## In the browser: TensorFlow.js",
             "",
-            f"`tests/browser/test_web.py` loads the exported shipped bundle in `web/` (headless Chromium {web['browser']}, "
-            f"TensorFlow.js {web['tfjs']}, its `{web['backend']}` backend) and writes {web['characters']:,} characters "
-            "greedily (T = 0), the seed fed through once and the LSTM state carried from character to character; then the "
-            f"fast generator writes the same {web['characters']:,} characters in Python (1 row, XLA: {web['xla']}), after a "
-            "warm-up each. The test checks both texts are equal.",
+            "`tests/browser/test_web.py` loads the exported shipped bundle in `web/` (headless Chromium "
+            f"{web['browser']}, TensorFlow.js {web['tfjs']}, its `{web['backend']}` backend) and writes "
+            f"{web['characters']:,} characters greedily (T = 0), the seed fed through once and the LSTM state carried "
+            f"from character to character; then the fast generator writes the same {web['characters']:,} characters in "
+            f"Python (1 row, XLA: {web['xla']}), after a warm-up each. The test checks both texts are equal.",
             "",
             "| generator | characters per second |",
             "|---|---:|",
@@ -738,51 +763,54 @@ def write_markdown(results: dict, path: Path) -> None:
             f"{web['browser_chars_per_second']:,} |",
             f"| `bundle.generator` (`tg.FastGenerator`, 1 row) | {web['python_fast_generator_chars_per_second']:,} |",
             "",
-            f"The browser is about {web['python_fast_generator_chars_per_second'] / web['browser_chars_per_second']:.0f}x "
-            f"slower. At {web['browser_chars_per_second']:,} characters per second a character takes "
-            f"{1000 / web['browser_chars_per_second']:.2f} ms in the page: TensorFlow.js's CPU backend runs each of the "
-            "few dozen small operations of a step (the LSTMs' matrix products and gates, the output layer, the draw) on "
-            "its own in JavaScript, while the Python generator runs its whole loop as one XLA-compiled program. The WebGL backend (`?backend=webgl`) was slower still "
-            "in headless Chromium, which has only software GL (about 7.4 ms a character). 200 characters still take well "
-            "under a second in the page.",
+            "The browser is about "
+            f"{web['python_fast_generator_chars_per_second'] / web['browser_chars_per_second']:.0f}x slower. At "
+            f"{web['browser_chars_per_second']:,} characters per second a character takes "
+            f"{1000 / web['browser_chars_per_second']:.2f} ms in the page: TensorFlow.js's CPU backend runs each of "
+            "the few dozen small operations of a step (the LSTMs' matrix products and gates, the output layer, the "
+            "draw) on its own in JavaScript, while the Python generator runs its whole loop as one XLA-compiled "
+            "program. The WebGL backend (`?backend=webgl`) was slower still in headless Chromium, which has only "
+            "software GL (about 7.4 ms a character). 200 characters still take well under a second in the page.",
             "",
         ]
     missed = []
     if results["targets"]["multi_temperature_cost"]["met"] is False:
         missed.append(
-            f"- **Four temperatures cost {results['multi_temperature_cost']:g}x one.** Compiled with XLA, one step of the "
-            "2x128 LSTM costs tens of microseconds and the matrix products are a real share of it; four rows do four "
-            "times their arithmetic. Without XLA (`FastGenerator(..., jit_compile=False)`) the loop is dominated by "
-            "per-operation overhead: four rows cost about 1.4x one, but every call is two to three times slower (seen "
-            "while developing it). We keep the faster one: four "
-            f"temperatures in one call take {results['fast_generator_ms_400_chars_4_temperatures']:g} ms, against about "
+            f"- **Four temperatures cost {results['multi_temperature_cost']:g}x one.** Compiled with XLA, one step of "
+            "the 2x128 LSTM costs tens of microseconds and the matrix products are a real share of it; four rows do "
+            "four times their arithmetic. Without XLA (`FastGenerator(..., jit_compile=False)`) the loop is dominated "
+            "by per-operation overhead: four rows cost about 1.4x one, but every call is two to three times slower "
+            "(seen while developing it). We keep the faster one: four temperatures in one call take "
+            f"{results['fast_generator_ms_400_chars_4_temperatures']:g} ms, against about "
             f"{4 * results['fast_generator_ms_400_chars']:.0f} ms for four separate calls.")
     if results["targets"].get("rows8_cost", {}).get("met") is False:
         mm, panel = results["panel_matmul_only_ms_400_steps"], results["panel_ms_400_chars"]
         missed.append(
-            f"- **Eight columns cost {results['rows8_cost']:g}x one, not 1.5x** ({results['rows8_cost_temperatures']:g}x "
-            "with temperatures alone). Extra rows are nearly free only where one row is bound by per-operation "
-            f"overhead: without XLA eight rows cost {results['rows8_cost_without_xla']:g}x one, but every call is several "
-            "times slower (the table above). Under XLA one row is already efficient and eight rows do eight times the "
-            "arithmetic of the matrix products (about 205,000 multiply-adds per character per row for 2x128). Tried while "
-            "developing it: the LSTMs' matrix products alone, in a compiled 400-step loop, took "
-            f"{mm['h_at_w_1_rows']:g} ms for one row and {mm['h_at_w_8_rows']:g} ms for eight in this run "
-            f"({mm['h_at_w_8_rows'] / mm['h_at_w_1_rows']:.1f}x: the arithmetic alone is over the target); the "
-            "filter of the strategies' rows (a [rows, 65, 65] ranking each step) adds "
-            f"{panel['xla_strategies_8_rows'] - panel['xla_temperatures_8_rows']:.0f} ms for eight rows, where sorting "
-            "twice a step, tried first, took 85 to 140 ms for the panel's eight columns; the transposed product (weights times a "
-            f"column per row) took {mm['transposed_1_rows']:g} and {mm['transposed_8_rows']:g} ms; a broadcast "
-            "multiply-and-sum was several times slower still; sampling is not the cost (eight greedy rows, no noise drawn, took as long as eight "
-            "sampled ones); and choosing the compiled variant by batch size does not help, since XLA is the faster at "
-            "every size measured. What matters to the reader is met: a slider move shows eight columns of new text in "
+            f"- **Eight columns cost {results['rows8_cost']:g}x one, not 1.5x** "
+            f"({results['rows8_cost_temperatures']:g}x with temperatures alone). Extra rows are nearly free only where "
+            "one row is bound by per-operation overhead: without XLA eight rows cost "
+            f"{results['rows8_cost_without_xla']:g}x one, but every call is several times slower (the table above). "
+            "Under XLA one row is already efficient and eight rows do eight times the arithmetic of the matrix "
+            "products (about 205,000 multiply-adds per character per row for 2x128). Tried while developing it: the "
+            f"LSTMs' matrix products alone, in a compiled 400-step loop, took {mm['h_at_w_1_rows']:g} ms for one row "
+            f"and {mm['h_at_w_8_rows']:g} ms for eight in this run ({mm['h_at_w_8_rows'] / mm['h_at_w_1_rows']:.1f}x: "
+            "the arithmetic alone is over the target); the filter of the strategies' rows (a [rows, 65, 65] ranking "
+            f"each step) adds {panel['xla_strategies_8_rows'] - panel['xla_temperatures_8_rows']:.0f} ms for eight "
+            "rows, where sorting twice a step, tried first, took 85 to 140 ms for the panel's eight columns; the "
+            f"transposed product (weights times a column per row) took {mm['transposed_1_rows']:g} and "
+            f"{mm['transposed_8_rows']:g} ms; a broadcast multiply-and-sum was several times slower still; sampling is "
+            "not the cost (eight greedy rows, no noise drawn, took as long as eight sampled ones); and choosing the "
+            "compiled variant by batch size does not help, since XLA is the faster at every size measured. What "
+            "matters to the reader is met: a slider move shows eight columns of new text in "
             f"{results.get('slider_rows8_latency_ms')} ms in the browser.")
     if results["targets"]["best_val_nats_cpu"]["met"] is False:
         below = "below" if results["final_train_nats_cpu"] < results["final_val_nats_cpu"] else "not below"
         missed.append(
-            f"- **Validation loss {results['best_val_nats_cpu']:.3f} nats/char, not 1.50.** The training loss, measured "
-            f"the same way on as much training text, ended at {results['final_train_nats_cpu']:.3f} nats/char, {below} "
-            "the validation loss; a larger model would need dropout and more than ten minutes on two cores (2x192 "
-            "processes 40% fewer characters per second here). The comparison with the book's method holds either way.")
+            f"- **Validation loss {results['best_val_nats_cpu']:.3f} nats/char, not 1.50.** The training loss, "
+            f"measured the same way on as much training text, ended at {results['final_train_nats_cpu']:.3f} "
+            f"nats/char, {below} the validation loss; a larger model would need dropout and more than ten minutes on "
+            "two cores (2x192 processes 40% fewer characters per second here). The comparison with the book's method "
+            "holds either way.")
     if missed:
         lines += ["## Where targets are missed, and why", "", *missed, ""]
     sweep_file = ROOT / "bench" / "sweep_results.json"
@@ -794,13 +822,15 @@ def write_markdown(results: dict, path: Path) -> None:
             "last 10% of tiny Shakespeare; all sequence-to-sequence, RMSprop 1e-2, clipnorm 1). Shorter windows mean "
             "more updates per second, which mattered more than context or size on two cores.",
             "",
-            "| LSTM sizes | sample_len | batch | windows/epoch | dropout | halve LR on plateau | minutes | chars/s | best val (nats) |",
+            "| LSTM sizes | sample_len | batch | windows/epoch | dropout | halve LR on plateau | minutes | chars/s | "
+            "best val (nats) |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for row in json.loads(sweep_file.read_text()):
             c = row["config"]
-            lines.append(f"| {c['lstm_layer_sizes']} | {c['sample_len']} | {c['batch_size']} | {c['examples_per_epoch']:,} | "
-                         f"{c['dropout']:g} | {'yes' if c['reduce_lr_on_plateau'] else 'no'} | {row['minutes']:g} | "
+            lines.append(f"| {c['lstm_layer_sizes']} | {c['sample_len']} | {c['batch_size']} | "
+                         f"{c['examples_per_epoch']:,} | {c['dropout']:g} | "
+                         f"{'yes' if c['reduce_lr_on_plateau'] else 'no'} | {row['minutes']:g} | "
                          f"{row['chars_per_second']:,} | {row['best_val_nats']:.3f} |")
         lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -822,14 +852,16 @@ def backends_section(results: dict) -> list[str]:
              "| measure | TensorFlow before (tf.data stream, TensorFlow-only generator) | TensorFlow | JAX |",
              "|---|---:|---:|---:|"]
     t, g1, g8 = b["training"], b["generation_1_row"], b["generation_8_rows"]
-    lines.append(f"| Training, 128,128 seq2seq, windows of 60, batch 128: predicted characters/s (`{b['training_command']}`) "
-                 f"| {t['tensorflow_tf_data_before']:,} | {t['tensorflow']:,} | {t['jax']:,} |")
-    lines.append(f"| Generation from the shipped model, 1 row x 1,024 characters: characters/s (`{b['generation_command']}`) "
-                 f"| {g1['tensorflow_before']:,} | {g1['tensorflow']:,} | {g1['jax']:,} |")
+    lines.append("| Training, 128,128 seq2seq, windows of 60, batch 128: predicted characters/s "
+                 f"(`{b['training_command']}`) | {t['tensorflow_tf_data_before']:,} | {t['tensorflow']:,} | "
+                 f"{t['jax']:,} |")
+    lines.append("| Generation from the shipped model, 1 row x 1,024 characters: characters/s "
+                 f"(`{b['generation_command']}`) | {g1['tensorflow_before']:,} | {g1['tensorflow']:,} | {g1['jax']:,} "
+                 "|")
     lines.append(f"| Generation, 8 rows x 1,024 characters: characters/s, all rows | {g8['tensorflow_before']:,} | "
                  f"{g8['tensorflow']:,} | {g8['jax']:,} |")
-    lines.append(f"| Load: import the package and the shipped bundle, seconds (median of 3 fresh processes) | - | {b['load_seconds']['tensorflow']:g} | "
-                 f"{b['load_seconds']['jax']:g} |")
+    lines.append("| Load: import the package and the shipped bundle, seconds (median of 3 fresh processes) | - | "
+                 f"{b['load_seconds']['tensorflow']:g} | {b['load_seconds']['jax']:g} |")
     lines += ["", "On TensorFlow the NumPy window stream trains as fast as the old `tf.data` one (paired ratio 1.00 in "
               "`bench/window_stream.py`), and the `keras.ops` generator is as fast as the TensorFlow-only one it "
               "replaced; JAX generates faster and trains about a tenth slower on this CPU.", ""]
@@ -840,8 +872,8 @@ def gpu_section(results: dict) -> list[str]:
     """The page's "On a GPU" section: bench/gpu.py's figures (``gpu_*`` keys), or that the GPU run is owed."""
     lines = ["## On a GPU", ""]
     smoke = [
-        "`--cpu-smoke` runs every step of `bench/gpu.py` on a CPU, without TensorFlow, with a tiny model and budgets of "
-        "seconds, and writes only into a temporary folder (`tests/test_runtime.py` runs it):",
+        "`--cpu-smoke` runs every step of `bench/gpu.py` on a CPU, without TensorFlow, with a tiny model and budgets "
+        "of seconds, and writes only into a temporary folder (`tests/test_runtime.py` runs it):",
         "",
         "```bash",
         GPU_SMOKE_COMMAND,
@@ -854,8 +886,8 @@ def gpu_section(results: dict) -> list[str]:
             "one.** `bench/gpu.py` (`make gpu-check`) is ready for the first GPU machine, one with JAX or PyTorch and "
             "CUDA and no TensorFlow. It proves that every LSTM of the 3x512 model runs cuDNN, measures predicted "
             "characters per second of training with and without mixed precision, trains for five minutes and scores "
-            f"the validation loss against the target of at most 1.42 nats/char ({_NANOGPT}), with the minutes it took to "
-            "reach 1.50 and 1.45, measures generation, and writes its figures here.",
+            f"the validation loss against the target of at most 1.42 nats/char ({_NANOGPT}), with the minutes it took "
+            "to reach 1.50 and 1.45, measures generation, and writes its figures here.",
             "",
             *smoke,
             "For a GPU machine without network, `make wheelhouse` downloads Keras and the pure-Python packages such a "
@@ -882,8 +914,8 @@ def gpu_section(results: dict) -> list[str]:
         lines += [
             f"| Validation loss after {budget:g} min of training (windowed) | {val:.4f} nats/char | "
             f"<= {r['gpu_val_target']:g} nats/char | {met} |",
-            f"| ... the same model in generation mode (state carried) | {r['gpu_val_nats_5min_stateful']:.4f} nats/char "
-            "| - | - |",
+            f"| ... the same model in generation mode (state carried) | {r['gpu_val_nats_5min_stateful']:.4f} "
+            "nats/char | - | - |",
         ]
         for milestone in ("1_50", "1_45"):
             reached = r.get(f"gpu_minutes_to_{milestone}")

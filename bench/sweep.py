@@ -1,6 +1,7 @@
 """Configuration sweep: train candidate configurations one after another with the same time budget.
 
-    python bench/sweep.py --minutes 5 "sample_len=32" "sample_len=50;batch_size=64" "lstm_layer_sizes=192,192;dropout=0.1"
+    python bench/sweep.py --minutes 5 "sample_len=32" "sample_len=50;batch_size=64" \
+        "lstm_layer_sizes=192,192;dropout=0.1"
 
 Each argument is a candidate: ``key=value`` pairs separated by ``;`` that override the baseline
 (sequence-to-sequence 128,128, RMSprop 1e-2, clipnorm 1, windows of 100, batch 128, 10,000
@@ -46,14 +47,15 @@ def run(config: dict, minutes: float) -> dict:
     corpus = load_corpus("shakespeare")
     vocab = Vocabulary.from_text(corpus.text)
     set_seed(0)
-    model = build_model(len(vocab), config["lstm_layer_sizes"], dropout=config["dropout"], optimizer=config["optimizer"],
-                        learning_rate=config["learning_rate"], clipnorm=1.0)
+    model = build_model(len(vocab), config["lstm_layer_sizes"], dropout=config["dropout"],
+                        optimizer=config["optimizer"], learning_rate=config["learning_rate"], clipnorm=1.0)
     callbacks = [halve_lr_on_plateau(config["learning_rate"])] if config["reduce_lr_on_plateau"] else []
     result = train(model, vocab, corpus.text, epochs=10_000, max_seconds=minutes * 60, verbose=0, display_length=0,
                     callbacks=callbacks, sample_len=config["sample_len"], batch_size=config["batch_size"],
                     examples_per_epoch=config["examples_per_epoch"])
     return {"config": config, "minutes": minutes, "best_val_nats": round(result.best_val_loss, 4),
-            "chars_per_second": round(result.chars_per_second), "epochs": len(result.history), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "chars_per_second": round(result.chars_per_second), "epochs": len(result.history),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def main() -> None:

@@ -1,0 +1,29 @@
+"""bench/run.py --quick: every part of the benchmark runs to the end, so it cannot break unseen."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_quick_benchmark_runs_every_part_and_writes_its_results(mirror, tmp_path):
+    out = tmp_path / "results.json"
+    env = {**os.environ, "TEXTGEN_CORPUS_MIRROR": str(mirror)}
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["quick"] is True and sorted(results["dates"]) == ["memory", "panel", "slider", "training"]
+    for key in ("train_speedup", "time_to_book_quality", "best_val_nats_cpu", "ours_epoch_log",  # training
+                "generate_speedup", "multi_temperature_cost",  # generation
+                "window_memory_mb", "onehot_refused",  # memory
+                "rows8_cost", "panel_ms_400_chars",  # panel
+                "slider_latency_ms", "targets"):  # the slider (None without Chromium) and the verdicts
+        assert key in results, key
+    # Two rounds: ours went on from its checkpoint in the second, as every later round of the full run does.
+    (minutes_1, _), (minutes_2, _) = results["curves"]["ours"]
+    assert minutes_2 > minutes_1
+    assert (tmp_path / "benchmarks.md").read_text().startswith("# Benchmarks")
