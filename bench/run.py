@@ -890,9 +890,10 @@ def gpu_section(results: dict) -> list[str]:
             "to reach 1.50 and 1.45, measures generation, and writes its figures here.",
             "",
             *smoke,
-            "For a GPU machine without network, `make wheelhouse` downloads Keras and the pure-Python packages such a "
-            "machine may lack into `wheelhouse/` and the corpus into `data/cache/`; carry both along and run the "
-            "commands in `bench/gpu.py`'s docstring.",
+            "For a GPU machine without network, `make wheelhouse` downloads Keras and the other packages such a "
+            "machine may lack into `wheelhouse/` and the corpus into `data/cache/`, and prints their sizes and the "
+            "commands to run there: copy the working tree with both folders to the machine, then run those commands "
+            "(they are in `bench/gpu.py`'s docstring too).",
             "",
         ]
     r = results
