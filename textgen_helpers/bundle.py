@@ -137,7 +137,8 @@ def save_bundle(
         seed_text: the text the model was sampled from during training; the default seed.
     """
     if model_vocab_size(model) != len(vocab):
-        raise BundleError(f"the model predicts {model_vocab_size(model)} characters but the vocabulary has {len(vocab)}; save the vocabulary the model was trained with")
+        raise BundleError(f"the model predicts {model_vocab_size(model)} characters but the vocabulary has "
+                          f"{len(vocab)}; save the vocabulary the model was trained with")
     from . import __version__
 
     if corpus is not None and not isinstance(corpus, dict):
@@ -195,11 +196,12 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
     path = Path(path)
     if not path.is_dir():
         what = "is a file, not a bundle folder" if path.exists() else "does not exist"
-        raise FileNotFoundError(f"model bundle {path} {what}; train one with `textgen train CORPUS --save-path {path}`, "
-                                f"or use the one that ships with the package: {_shipped_path()}")
+        raise FileNotFoundError(f"model bundle {path} {what}; train one with `textgen train CORPUS --save-path "
+                                f"{path}`, or use the one that ships with the package: {_shipped_path()}")
     missing = [name for name in BUNDLE_FILES if not (path / name).is_file()]
     if missing:
-        raise BundleError(f"model bundle {path} is missing {', '.join(missing)}; a bundle is the folder that `textgen train --save-path` (or save_bundle()) writes, holding all three")
+        raise BundleError(f"model bundle {path} is missing {', '.join(missing)}; a bundle is the folder that "
+                          f"`textgen train --save-path` (or save_bundle()) writes, holding all three")
     try:
         config = json.loads((path / CONFIG_FILE).read_text("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -208,7 +210,8 @@ def load_bundle(path: str | os.PathLike) -> Bundle:
         if key not in config:
             raise BundleError(f"{path / CONFIG_FILE} has no {key!r}; it was not written by save_bundle()")
     if config["format"] > BUNDLE_FORMAT:
-        raise BundleError(f"model bundle {path} has format {config['format']}, newer than this textgen_helpers reads ({BUNDLE_FORMAT}); upgrade textgen-helpers")
+        raise BundleError(f"model bundle {path} has format {config['format']}, newer than this textgen_helpers "
+                          f"reads ({BUNDLE_FORMAT}); upgrade textgen-helpers")
     try:
         vocab = Vocabulary.load(path / VOCAB_FILE)
     except (ValueError, UnicodeDecodeError) as err:
@@ -266,9 +269,11 @@ def _check_fits(path: Path, model: keras.Model, vocab: Vocabulary, config: dict)
     if config["framing"] != model_framing(model):
         problems.append(f"config.json says {config['framing']} but the model is {model_framing(model)}")
     if config["lstm_layer_sizes"] != format_layer_sizes(lstm_layer_sizes(model)):
-        problems.append(f"config.json says LSTM sizes {config['lstm_layer_sizes']} but the model has {format_layer_sizes(lstm_layer_sizes(model))}")
+        problems.append(f"config.json says LSTM sizes {config['lstm_layer_sizes']} but the model has "
+                        f"{format_layer_sizes(lstm_layer_sizes(model))}")
     if problems:
-        raise BundleError(f"model bundle {path} does not fit together: {'; '.join(problems)}. Its files come from different runs; save the bundle again from one run.")
+        raise BundleError(f"model bundle {path} does not fit together: {'; '.join(problems)}. Its files come from "
+                          f"different runs; save the bundle again from one run.")
 
 
 def _float32(config):

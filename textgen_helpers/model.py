@@ -65,14 +65,17 @@ def parse_layer_sizes(spec: str | int | Sequence[int]) -> list[int]:
             if part == "":
                 raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} is empty; {example}")
             if not part.lstrip("+-").isdigit():
-                raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} is {part!r}, not a whole number; {example}")
+                raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} is {part!r}, not a whole number; "
+                                 f"{example}")
             part = int(part)
         if isinstance(part, bool) or not isinstance(part, (int, np.integer)):
             raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} is {part!r}, not a whole number; {example}")
         if part < 1:
-            raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} has {part} units; every layer needs at least 1 ({example})")
+            raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} has {part} units; every layer needs at "
+                             f"least 1 ({example})")
         if part > MAX_LAYER_SIZE:
-            raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} has {part} units, more than {MAX_LAYER_SIZE}; did you mean a comma-separated list? ({example})")
+            raise ValueError(f"LSTM layer sizes {spec!r}: layer {position} has {part} units, more than "
+                             f"{MAX_LAYER_SIZE}; did you mean a comma-separated list? ({example})")
         sizes.append(int(part))
     return sizes
 
@@ -123,7 +126,8 @@ def build_model(
                            hint="use a rate such as 0.1, or 0 for none")
     embedding_dim = check_scalar(embedding_dim, "embedding_dim", int, min_value=1, allow_none=True)
     if embedding_dim is not None and framing == "seq2one":
-        raise ValueError(f"embedding_dim must be a positive integer and needs framing='seq2seq', got {embedding_dim!r} with {framing!r}")
+        raise ValueError(f"embedding_dim must be a positive integer and needs framing='seq2seq', got "
+                         f"{embedding_dim!r} with {framing!r}")
 
     if framing == "seq2one":
         inputs = keras.Input(shape=(None, vocab_size), name="one_hot_window")
