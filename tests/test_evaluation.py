@@ -6,7 +6,7 @@ import pytest
 from textgen_helpers.evaluation import STATEFUL_STRETCHES, describe_scoring, evaluate_loss, stateful_stretches
 from textgen_helpers.model import build_model
 from textgen_helpers.runtime import import_keras, set_seed
-from textgen_helpers.training import TrainingConfig
+from textgen_helpers.training import DEFAULT_VALIDATION_WINDOWS, TrainingConfig, train
 from textgen_helpers.vocabulary import Vocabulary
 from textgen_helpers.windows import scored_characters, split_train_validation
 
@@ -72,9 +72,10 @@ def test_the_stateful_stretches_are_evenly_spread_and_fixed():
 def test_tiny_shakespeares_tail_is_scored_whole_by_default(shakespeare, vocab, sample_len):
     config = TrainingConfig(sample_len=sample_len)
     _, tail = split_train_validation(vocab.encode(shakespeare.text), config.validation_fraction)
-    assert len(tail) == 111_539
-    assert scored_characters(len(tail), sample_len, max_windows=config.max_validation_windows) == len(tail) - 1
-    assert stateful_stretches(len(tail), sample_len, config.max_validation_windows) == [(0, len(tail))]
+    windows = DEFAULT_VALIDATION_WINDOWS["seq2seq"]  # what train() takes for a seq2seq model when the config says None
+    assert config.max_validation_windows is None and len(tail) == 111_539
+    assert scored_characters(len(tail), sample_len, max_windows=windows) == len(tail) - 1
+    assert stateful_stretches(len(tail), sample_len, windows) == [(0, len(tail))]
 
 
 def test_the_scoring_line_says_how_much_is_read():
@@ -90,6 +91,16 @@ def test_the_scoring_line_says_how_much_is_read():
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "10"])
 def test_max_validation_windows_must_be_a_positive_count_or_none(bad):
-    with pytest.raises(ValueError, match="max_validation_windows must be .*or None to score the whole validation"):
+    with pytest.raises(ValueError, match="max_validation_windows must be .*or None for the framing's default"):
         TrainingConfig(max_validation_windows=bad)
     assert TrainingConfig(max_validation_windows=None).max_validation_windows is None
+
+
+@pytest.mark.parametrize("framing", ["seq2seq", "seq2one"])
+def test_a_run_records_the_number_of_windows_its_framing_scores_by_default(vocab, ids, framing):
+    set_seed(0)
+    model = build_model(len(vocab), "16", framing=framing)
+    run = train(model, vocab, ids[:20_000], epochs=1, sample_len=20, batch_size=16, examples_per_epoch=32,
+                display_length=0, verbose=0)
+    assert run.config.max_validation_windows == DEFAULT_VALIDATION_WINDOWS[framing]
+    assert run.settings["max_validation_windows"] == DEFAULT_VALIDATION_WINDOWS[framing]  # what a resume compares

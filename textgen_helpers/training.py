@@ -21,7 +21,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,7 @@ from .distribute import (
 )
 from .evaluation import describe_scoring, evaluate_loss
 from .generation import FastGenerator
-from .model import model_settings, model_vocab_size, nats_to_bits, set_sample_len
+from .model import model_framing, model_settings, model_vocab_size, nats_to_bits, set_sample_len
 from .run_folders import claim_run_folders
 from .runtime import import_keras
 from .sampling import BOOK_TEMPERATURES, check_temperatures
@@ -57,6 +57,10 @@ SAMPLE_COLUMNS = ["epoch", "temperature", "text"]
 HISTORY_COLUMNS = ["epoch", "complete", "loss", "val_loss", "val_loss_stateful", "fit_loss", "loss_bits",
                    "val_loss_bits", "val_loss_stateful_bits", "learning_rate", "train_seconds", "seconds", "chars",
                    "chars_per_second"]
+# Windows scored per text after every epoch when the config says None (see TrainingConfig).
+DEFAULT_VALIDATION_WINDOWS = {"seq2seq": 8_000, "seq2one": 2_000}
+
+
 @dataclass
 class TrainingConfig:
     """Everything that shapes a training run; saved into checkpoints and model bundles.
@@ -68,10 +72,11 @@ class TrainingConfig:
     characters, for both framings and the stateful reading (see
     :func:`~textgen_helpers.evaluation.evaluate_loss`): a validation tail with more windows has that
     many scored, evenly spread and the same every epoch, and as many of training text; a smaller
-    tail is scored whole. In seq2seq, where windows overlap by half, 8,000 windows score tiny
+    tail is scored whole. None (the default) takes the framing's :data:`DEFAULT_VALIDATION_WINDOWS`,
+    recorded as a number. In seq2seq, where windows overlap by half, 8,000 windows score tiny
     Shakespeare's whole tail for any ``sample_len`` of 27 or more, and about 8,000 x ``sample_len`` / 2
-    characters of a longer tail (240,000 at 60); seq2one scores one character per window. None
-    scores the whole tail, however long.
+    characters of a longer tail (240,000 at 60); seq2one scores one character per window, 2,000 of
+    them (the stored book run's measure).
     """
 
     sample_len: int = 60
@@ -79,7 +84,7 @@ class TrainingConfig:
     batch_size: int = 128
     examples_per_epoch: int = 10_000
     validation_fraction: float = 0.1
-    max_validation_windows: int | None = 8_000  # windows of sample_len scored per text after every epoch
+    max_validation_windows: int | None = None  # windows of sample_len scored per text (None: the framing's)
     seed_text: str | None = None
     temperatures: tuple[float, ...] = BOOK_TEMPERATURES
     display_length: int = 120
@@ -92,8 +97,8 @@ class TrainingConfig:
         self.validation_fraction = check_fraction(self.validation_fraction)
         self.max_validation_windows = check_scalar(
             self.max_validation_windows, "max_validation_windows", int, min_value=1, allow_none=True,
-            hint="give the number of windows of sample_len to score after every epoch (8,000 by default), "
-                 "or None to score the whole validation tail")
+            hint="give the number of windows of sample_len to score after every epoch, or None for the "
+                 "framing's default (8,000 for seq2seq, 2,000 for seq2one)")
         self.display_length = check_scalar(self.display_length, "display_length", int, min_value=0)
         self.seed = check_seed(self.seed)
         if self.seed_text is not None and not isinstance(self.seed_text, str):
@@ -204,6 +209,9 @@ def train(
             shared ``checkpoint_dir``): workers that would start from different epochs all stop.
     """
     config = _merge_config(config, config_overrides)
+    if config.max_validation_windows is None:  # the framing's default, recorded as the number it is
+        windows = DEFAULT_VALIDATION_WINDOWS[model_framing(model)]
+        config = replace(config, max_validation_windows=windows)
     if strategy is not None:
         check_model_in_scope(model, strategy)
     epochs = check_scalar(epochs, "epochs", int, min_value=1)
@@ -389,10 +397,12 @@ class _EpochReporter(keras.callbacks.Callback):
                 self.generator = FastGenerator(run.model, run.vocab)
             texts = self.generator(run.seed_text, config.display_length, list(config.temperatures),
                                    seed=(config.seed + epoch) % 2**64, window=config.sample_len)
-            samples = [{"epoch": epoch + 1, "temperature": t, "text": s} for t, s in zip(config.temperatures, texts, strict=True)]
-        row = {"epoch": epoch + 1, "complete": self._steps >= config.steps_per_epoch, "loss": loss, "val_loss": val_loss,
-               "val_loss_stateful": val_stateful, "fit_loss": fit_loss, "loss_bits": nats_to_bits(loss),
-               "val_loss_bits": nats_to_bits(val_loss), "val_loss_stateful_bits": nats_to_bits(val_stateful),
+            pairs = zip(config.temperatures, texts, strict=True)
+            samples = [{"epoch": epoch + 1, "temperature": t, "text": s} for t, s in pairs]
+        row = {"epoch": epoch + 1, "complete": self._steps >= config.steps_per_epoch, "loss": loss,
+               "val_loss": val_loss, "val_loss_stateful": val_stateful, "fit_loss": fit_loss,
+               "loss_bits": nats_to_bits(loss), "val_loss_bits": nats_to_bits(val_loss),
+               "val_loss_stateful_bits": nats_to_bits(val_stateful),
                "learning_rate": _learning_rate(run.model), "train_seconds": train_seconds,
                "seconds": time.perf_counter() - self._epoch_start, "chars": predicted,
                "chars_per_second": predicted / train_seconds if train_seconds > 0 else math.nan}
@@ -403,8 +413,8 @@ class _EpochReporter(keras.callbacks.Callback):
         if self.verbose:
             print(format_epoch(row, self.epochs))
             if not row["complete"]:
-                print(f"  (stopped after {self._steps} of {config.steps_per_epoch} steps: this epoch is not checkpointed; "
-                      f"a resume runs it again)")
+                print(f"  (stopped after {self._steps} of {config.steps_per_epoch} steps: this epoch is not "
+                      f"checkpointed; a resume runs it again)")
             for s in samples:
                 print(f"  T={s['temperature']:<4g} {s['text']!r}")
         if self.hook is not None:
