@@ -11,6 +11,7 @@ The functions the notebooks call, one module a concept, each importing only from
     generation   generate, FastGenerator, ...             the book's loop, and one that carries the state
     evaluation   evaluate_loss                            the loss in nats per character
     checkpoints  Checkpoint                               what a run writes to resume exactly
+    run_folders  claim_run_folders                        one run per folder: the rules, and a lock on each
     training     train, TrainingConfig                    fit with curves, samples, checkpoints
     bundle       save_bundle, load_bundle                 a trained model you can share
     export       export_tfjs                              the model for TensorFlow.js, to generate in a web page
@@ -21,6 +22,7 @@ The functions the notebooks call, one module a concept, each importing only from
     display      LiveTraining, samples_table_html, ...    HTML tables and the live training display
     widgets      TemperaturePanel, NextCharExplorer       the temperature slider
     distribute   make_strategy                            tf.distribute: several GPUs, machines, a TPU
+    cli_args     Parser, positive_int, ...                the ``textgen`` command's argument types, each checked
     cli          main                                     the ``textgen`` command
 
 Beside them: ``checks`` (argument checks), ``files`` (writing files and folders atomically, never

@@ -2,7 +2,7 @@
 
 Three things write to paths a user names, and all of them go through this module:
 
-* :func:`atomic_file` writes one file (a downloaded corpus, a checkpoint's model and its
+* :func:`atomic_file` writes one file (a corpus copied from a folder mirror, a checkpoint's model and its
   ``state.json``): the data goes to a hidden temporary file beside the target, which is renamed
   over the target only once it is complete, so a process killed at any moment leaves either the
   old file or the new one, never half of one.
