@@ -155,15 +155,6 @@ def test_the_command_line_trains_resumes_and_generates_on_another_backend_and_te
     assert [row["epoch"] for row in config["history"]] == [1, 2, 3] and config["versions"]["backend"] == backend
 
 
-@pytest.mark.parametrize("backend", OTHERS)
-def test_a_bundle_trained_on_tensorflow_loads_and_writes_the_same_on_another_backend(backend, shakespeare, tmp_path):
-    corpus = tmp_path / "small.txt"
-    corpus.write_text(shakespeare.text[:20_000])
-    model = tmp_path / "m"
-    textgen_on("tensorflow", "train", corpus, *TINY, "--epochs", "1", "--save-path", model)
-    assert run_on(backend, SHIPPED, model)["greedy"] == run_on("tensorflow", SHIPPED, model)["greedy"]
-
-
 def test_an_unknown_backend_is_one_line_naming_the_three():
     done = subprocess.run([TEXTGEN, "generate", "m", "--backend", "jaxx"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.count("\n") == 1

@@ -40,9 +40,10 @@ def test_at_temperature_zero_both_generators_write_the_same_text(which, request)
     # Within the window the book's generator re-reads exactly the text the fast one has carried.
     reference = generate_reference(model, vocab, SEED_TEXT, 30, 0.0, window=40)
     assert fast(SEED_TEXT, 30, 0.0)[0] == reference
-    # With the whole text as its window, the book's generator agrees however long the text gets.
-    long_reference = generate_reference(model, vocab, SEED_TEXT, 70, 0.0, window=None)
-    assert fast(SEED_TEXT, 70, [0.0])[0] == long_reference
+    # With the whole text as its window, the book's generator agrees however long the text gets: here past
+    # 40 characters (the reference re-reads a longer input for every character, which JAX compiles anew).
+    long_reference = generate_reference(model, vocab, SEED_TEXT, 45, 0.0, window=None)
+    assert fast(SEED_TEXT, 45, [0.0])[0] == long_reference
 
 
 def test_a_seed_longer_than_the_window_is_cut_to_its_last_window(seq2seq):
