@@ -68,6 +68,11 @@ BACKEND_TESTS := tests/test_model.py tests/test_step.py tests/test_generation.py
 	tests/test_training.py tests/test_checkpoints.py tests/test_bundle.py tests/test_export.py \
 	tests/test_activations.py tests/test_widgets.py tests/test_strategies.py
 NO_TENSORFLOW := PYTHONPATH=$(CURDIR)/tests/no_tensorflow
+# Tests run in PYTEST_WORKERS processes (pytest-xdist), a test module (or a notebook) to a process, so its fixtures
+# are made once and a notebook's cells run in order in one kernel: on two cores, two processes overlap one test's
+# waits (a subprocess starting, a pip install, a browser) with another's work.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadscope
 # $(call version,jax): "JAX 0.10.2", the installed version, read without importing it
 version = $(word $(1),TensorFlow JAX PyTorch) $$($(BIN)/python -c "import importlib.metadata as m; \
 	print(m.version('$(word $(1),tensorflow jax torch)'))")
@@ -76,13 +81,13 @@ HAS_TORCH := $(BIN)/python -c "import importlib.util as u, sys; sys.exit(u.find_
 test: $(STAMP) $(NPM_STAMP)
 	$(BIN)/ruff check .
 	@echo "make test: the whole suite on $(call version,1)"
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(XDIST)
 	@echo "make test: the backend suite on $(call version,2), TensorFlow blocked"
-	KERAS_BACKEND=jax $(NO_TENSORFLOW) $(BIN)/python -m pytest -p no:cacheprovider $(BACKEND_TESTS)
+	KERAS_BACKEND=jax $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider $(BACKEND_TESTS)
 	@if $(HAS_TORCH); then \
 		echo "make test: the backend suite on $(call version,3), TensorFlow blocked"; \
-		echo "KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest -p no:cacheprovider $(BACKEND_TESTS)"; \
-		KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest -p no:cacheprovider $(BACKEND_TESTS) || exit 1; \
+		echo "KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider $(BACKEND_TESTS)"; \
+		KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider $(BACKEND_TESTS) || exit 1; \
 		echo "make test: passed: the whole suite on $(call version,1); the backend suite on $(call version,2)" \
 			"and on $(call version,3)"; \
 	else \
