@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,23 @@ def trained(shakespeare):
     run = train(model, vocab, shakespeare.text[:200_000], epochs=3, sample_len=40, batch_size=64,
                 examples_per_epoch=64 * 12, display_length=0, verbose=0)
     return run
+
+
+@pytest.fixture(scope="session")
+def require_pypi():
+    """``require_pypi("resolve the [jax] extra")``: skips the test where PyPI cannot be reached, and fails it
+    in CI, which must run it."""
+    try:
+        urllib.request.urlopen("https://pypi.org/simple/keras/", timeout=10).close()
+        reachable = True
+    except OSError:
+        reachable = False
+
+    def require(why: str) -> None:
+        if reachable:
+            return
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must {why}, but PyPI cannot be reached")
+        pytest.skip(f"PyPI cannot be reached, and to {why} needs it")
+
+    return require

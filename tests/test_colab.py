@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -36,14 +35,6 @@ def _colab_python() -> str:
         if candidate and subprocess.run([candidate, "--version"], capture_output=True).returncode == 0:
             return candidate
     return sys.executable  # the nearest we have; test_the_stand_in_runs_on_colabs_python says so
-
-
-def _pypi_reachable() -> bool:
-    try:
-        urllib.request.urlopen("https://pypi.org/simple/keras/", timeout=10).close()
-        return True
-    except OSError:
-        return False
 
 
 def _setup_cell() -> str:
@@ -80,11 +71,8 @@ AFTER = textwrap.dedent("""
 
 
 @pytest.fixture(scope="module")
-def colab(tmp_path_factory):
-    if not _pypi_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("CI must run the Colab stand-in, but PyPI cannot be reached")
-        pytest.skip("PyPI cannot be reached: the Colab stand-in installs Colab's TensorFlow, Keras and JAX from it")
+def colab(tmp_path_factory, require_pypi):
+    require_pypi("run the Colab stand-in (it installs Colab's TensorFlow, Keras and JAX)")
     tmp = tmp_path_factory.mktemp("colab")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp / "dist"), str(ROOT)],
                    check=True, capture_output=True, text=True)

@@ -5,7 +5,6 @@ import os
 import re
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -83,21 +82,10 @@ def test_ci_pins_the_pytorch_it_runs_the_backend_suite_on():
     assert ci.index("torch==2.13.0") < ci.index("\nmake test")
 
 
-def _pypi_reachable() -> bool:
-    try:
-        urllib.request.urlopen("https://pypi.org/simple/keras/", timeout=10).close()
-        return True
-    except OSError:
-        return False
-
-
-def test_installing_the_jax_extra_installs_no_tensorflow(tmp_path):
+def test_installing_the_jax_extra_installs_no_tensorflow(tmp_path, require_pypi):
     # pip resolves `.[jax]` as in a clean environment (--ignore-installed) and downloads no wheel (--dry-run reads
     # only the packages' metadata); its report lists what it would install.
-    if not _pypi_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("CI must resolve the [jax] extra, but PyPI cannot be reached")
-        pytest.skip("PyPI cannot be reached: pip resolves the [jax] extra from it")
+    require_pypi("resolve the [jax] extra")
     report = tmp_path / "report.json"
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
                            "--disable-pip-version-check", "--report", str(report), f"{ROOT}[jax]"],
