@@ -1,8 +1,9 @@
 # Two commands do all the set-up on a fresh machine (each creates .venv if it is missing):
 #   make start   install, then open the workshop (notebooks/) in JupyterLab
 #   make test    install, lint (ruff), then run every test on TensorFlow: the package, the CLI and the notebooks
-#                (fast mode); then the backend suite on JAX, and on PyTorch where it is installed (CI installs
-#                torch==2.13.0), with TensorFlow blocked; its last line names the backends and versions that ran
+#                (fast mode); beside it, at low priority, the backend suite on JAX, and on PyTorch where it is
+#                installed (CI installs torch==2.13.0), with TensorFlow blocked (make backend-suites runs it alone);
+#                its last line names the backends and versions that ran
 # Both install the package with its tensorflow, jax, notebooks, test and browser extras into .venv (make install
 # does only that).
 # Others:
@@ -78,21 +79,38 @@ version = $(word $(1),TensorFlow JAX PyTorch) $$($(BIN)/python -c "import import
 	print(m.version('$(word $(1),tensorflow jax torch)'))")
 HAS_TORCH := $(BIN)/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('torch') is None)"
 
+# The backend suites run beside the TensorFlow suite at the lowest CPU priority (nice 19), so they take the time its
+# processes leave idle (a subprocess starting, a pip install, a browser waiting) instead of adding their own after
+# it; their output follows the TensorFlow suite's, and make test fails if either failed.
+BACKEND_LOG := test-artifacts/backend-suites.log
+
 test: $(STAMP) $(NPM_STAMP)
 	$(BIN)/ruff check .
-	@echo "make test: the whole suite on $(call version,1)"
-	$(BIN)/python -m pytest $(XDIST)
+	@mkdir -p $(dir $(BACKEND_LOG))
+	@echo "make test: the whole suite on $(call version,1); beside it, at low priority, the backend suite" \
+		"(output in $(BACKEND_LOG), shown after)"
+	@nice -n 19 $(MAKE) --no-print-directory backend-suites > $(BACKEND_LOG) 2>&1 & backends=$$!; \
+		$(BIN)/python -m pytest $(XDIST); tensorflow=$$?; \
+		wait $$backends; others=$$?; \
+		cat $(BACKEND_LOG); \
+		test $$tensorflow -eq 0 -a $$others -eq 0 || { echo "make test: FAILED (the whole suite: exit $$tensorflow;" \
+			"the backend suite: exit $$others)"; exit 1; }; \
+		if $(HAS_TORCH); then \
+			echo "make test: passed: the whole suite on $(call version,1); the backend suite on $(call version,2)" \
+				"and on $(call version,3)"; \
+		else \
+			echo "make test: passed: the whole suite on $(call version,1); the backend suite on $(call version,2)" \
+				"only: PyTorch is not installed (CI installs it: $(BIN)/python -m pip install torch==2.13.0)"; \
+		fi
+
+# The backend suite alone: the tests of everything that runs a model, on JAX, then on PyTorch where it is installed.
+backend-suites: $(STAMP)
 	@echo "make test: the backend suite on $(call version,2), TensorFlow blocked"
 	KERAS_BACKEND=jax $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider $(BACKEND_TESTS)
 	@if $(HAS_TORCH); then \
 		echo "make test: the backend suite on $(call version,3), TensorFlow blocked"; \
 		echo "KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider $(BACKEND_TESTS)"; \
-		KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider $(BACKEND_TESTS) || exit 1; \
-		echo "make test: passed: the whole suite on $(call version,1); the backend suite on $(call version,2)" \
-			"and on $(call version,3)"; \
-	else \
-		echo "make test: passed: the whole suite on $(call version,1); the backend suite on $(call version,2)" \
-			"only: PyTorch is not installed (CI installs it: $(BIN)/python -m pip install torch==2.13.0)"; \
+		KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider $(BACKEND_TESTS); \
 	fi
 
 demo: $(STAMP)
