@@ -25,7 +25,17 @@ from notebook_times import (  # noqa: E402
     series_number,
     total_phrase,
 )
-from notebook_words import MAX_WORDS, main_path_words  # noqa: E402
+from notebook_words import (  # noqa: E402
+    MAX_CELL_LINES,
+    MAX_CHECKING_CELLS,
+    MAX_CHECKS,
+    MAX_CODE_CELLS_FIRST_FIVE,
+    MAX_LINE,
+    MAX_WORDS,
+    MAX_WORDS_FIRST_FIVE,
+    first_five,
+    main_path,
+)
 from pin_colab import REPOSITORY  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -44,9 +54,46 @@ def _source(cell: dict) -> str:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_the_main_path_is_short_enough_to_read_along(path):
-    words = main_path_words(path)
-    assert words <= MAX_WORDS, (f"{path.name}: {words:,} words of prose before '## Going further', over {MAX_WORDS:,}; "
-                                f"move the deeper material below that heading (python tools/notebook_words.py)")
+    words, limit = main_path(path).words, MAX_WORDS_FIRST_FIVE if path in first_five(NOTEBOOKS) else MAX_WORDS
+    assert words <= limit, (f"{path.name}: {words:,} words of prose before '## Going further', over {limit:,}; "
+                            f"move the deeper material below that heading (python tools/notebook_words.py)")
+
+
+def test_notebooks_1_to_5_keep_their_main_paths_to_65_code_cells_together():
+    cells = {p.name: main_path(p).code_cells for p in first_five(NOTEBOOKS)}
+    assert len(cells) == 5 and sum(cells.values()) <= MAX_CODE_CELLS_FIRST_FIVE, (
+        f"main-path code cells of notebooks 1-5: {cells}, {sum(cells.values())} in all, over "
+        f"{MAX_CODE_CELLS_FIRST_FIVE}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_main_path_code_reads_on_a_projector(path):
+    m = main_path(path)
+    assert m.longest_cell <= MAX_CELL_LINES, f"{path.name}: a main-path code cell has {m.longest_cell} lines"
+    assert m.long_lines == 0, (f"{path.name}: {m.long_lines} main-path code lines are over {MAX_LINE} characters "
+                               f"(the widest {m.longest_line}); python tools/notebook_words.py")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_main_path_prose_is_markdown_not_built_in_code(path):
+    assert main_path(path).prose_cells == 0, (
+        f"{path.name}: a main-path code cell builds prose (Markdown(...) or a printed sentence); print numbers "
+        f"with short labels and say what they mean in a Markdown cell (python tools/notebook_words.py)")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_main_path_checks_are_few_and_in_at_most_one_cell(path):
+    m = main_path(path)
+    assert m.checks <= MAX_CHECKS and m.checking_cells <= MAX_CHECKING_CELLS, (
+        f"{path.name}: {m.checks} checks (assert, np.testing, raise) on the main path, {m.checking_cells} cells "
+        f"that mainly check; keep the one that teaches and move the rest to tests/test_notebook_numbers.py")
+
+
+@pytest.mark.parametrize("number", [2, 3])
+def test_notebooks_2_and_3_have_a_going_further_section(number):
+    [path] = [p for p in NOTEBOOKS if p.name.startswith(f"0{number}_")]
+    assert any(re.search(r"^## Going further", _source(c), re.MULTILINE) for c in _cells(path)
+               if c["cell_type"] == "markdown"), f"{path.name} has no '## Going further' section"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
