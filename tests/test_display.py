@@ -1,5 +1,6 @@
 import matplotlib
 import pandas as pd
+import pytest
 
 from textgen_helpers.display import LiveTraining, samples_table_html
 from textgen_helpers.training import TrainingConfig, TrainingRun
@@ -41,3 +42,23 @@ def test_the_samples_table_cuts_each_sample_to_its_width():
     table = pd.DataFrame({"T = 1": ["abcdefghij", "a\nbcdefghij"]}, index=[1, 2])
     html = samples_table_html(table, width=8).data
     assert ">abcdefgh</td>" in html and ">a⏎bcdefg</td>" in html  # a line break counts as one character
+
+
+def test_a_live_score_is_drawn_against_training_minutes_beside_the_runs_it_is_compared_with(monkeypatch):
+    monkeypatch.setattr("IPython.display.display", lambda obj, display_id=None: type("H", (), {"update": print})())
+    stored = pd.DataFrame({"epoch": [1, 2, 3], "train_seconds": [60.0, 60.0, 60.0], "val_loss": [3.0, 2.5, 2.2]})
+    history = HISTORY.assign(train_seconds=[30.0] * len(HISTORY))
+    scores = iter([2.0, 1.8, 1.7])
+    live = LiveTraining(score=lambda model: next(scores), score_label="the book's measure",
+                        compare={"stored run": stored}, show_samples=False)
+    for epochs in range(1, len(HISTORY) + 1):
+        live(TrainingRun(model=None, vocab=None, config=TrainingConfig(), history=history.iloc[:epochs],
+                         samples=pd.DataFrame()))
+    ax = live._figure.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["the book's measure"].get_xdata()) == pytest.approx([0.5, 1.0, 1.5])  # minutes trained
+    assert list(lines["the book's measure"].get_ydata()) == [2.0, 1.8, 1.7]
+    assert list(lines["stored run"].get_xdata()) == [1.0, 2.0, 3.0]
+    assert list(lines["stored run"].get_ydata()) == [3.0, 2.5, 2.2]
+    assert ax.get_xlabel().startswith("minutes of training")
+    assert live.scores["nats"].tolist() == [2.0, 1.8, 1.7]

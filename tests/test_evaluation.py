@@ -8,7 +8,7 @@ from textgen_helpers.model import build_model
 from textgen_helpers.runtime import import_keras, set_seed
 from textgen_helpers.training import DEFAULT_VALIDATION_WINDOWS, TrainingConfig, train
 from textgen_helpers.vocabulary import Vocabulary
-from textgen_helpers.windows import scored_characters, split_train_validation
+from textgen_helpers.windows import scored_characters, split_train_validation, validation_windows
 
 keras = import_keras()
 
@@ -104,3 +104,21 @@ def test_a_run_records_the_number_of_windows_its_framing_scores_by_default(vocab
                 display_length=0, verbose=0)
     assert run.config.max_validation_windows == DEFAULT_VALIDATION_WINDOWS[framing]
     assert run.settings["max_validation_windows"] == DEFAULT_VALIDATION_WINDOWS[framing]  # what a resume compares
+
+
+def test_a_seq2seq_model_read_as_seq2one_counts_only_the_character_after_each_full_window(model, ids):
+    x, y, _ = validation_windows(ids, 12, framing="seq2one", max_windows=30)
+    logits = keras.ops.convert_to_numpy(model(x))[:, -1]  # each window's last position predicts the next character
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    by_hand = -log_probs[np.arange(len(y)), y].mean()
+    assert evaluate_loss(model, ids, 12, framing="seq2one", max_windows=30) == pytest.approx(by_hand, rel=1e-5)
+    assert evaluate_loss(model, ids, 12, max_windows=30) != pytest.approx(by_hand, rel=1e-3)  # its own reading differs
+
+
+def test_a_reading_the_model_cannot_give_is_refused_in_one_line(vocab, model, ids):
+    with pytest.raises(ValueError, match="cannot be read as seq2seq"):
+        evaluate_loss(build_model(len(vocab), "8", framing="seq2one"), ids, 12, framing="seq2seq")
+    with pytest.raises(ValueError, match="framing must be one of"):
+        evaluate_loss(model, ids, 12, framing="seq")
+    with pytest.raises(ValueError, match="leave framing=None with stateful=True"):
+        evaluate_loss(model, ids, 12, framing="seq2one", stateful=True)

@@ -21,14 +21,22 @@ class LiveTraining:
     """An ``on_epoch_end`` hook for :func:`~textgen_helpers.training.train` that redraws, in place,
     the loss curves and the table of samples (epochs x temperatures) after every epoch.
 
+    With ``score`` (a function of the model giving nats per character, such as one fixed measure on
+    held-out text), it scores the model after every epoch and draws that score against minutes of
+    training instead, beside ``compare``'s runs (``{label: history}``, their ``val_loss``: runs scored
+    by the same measure, which ``score_label`` names). ``scores`` keeps them: epoch, minutes, nats.
+
     >>> live = LiveTraining(references={"Shannon": 1.3})      # doctest: +SKIP
     >>> run = train(model, vocab, text, epochs=10, on_epoch_end=live, verbose=0)   # doctest: +SKIP
     """
 
     def __init__(self, *, title: str = "Training and validation loss", references: dict[str, float] | None = None,
-                 ylim: tuple[float, float] | None = None, show_samples: bool = True, sample_width: int = 60):
+                 ylim: tuple[float, float] | None = None, show_samples: bool = True, sample_width: int = 60,
+                 score=None, score_label: str = "validation loss", compare: dict[str, pd.DataFrame] | None = None):
         self.title, self.references, self.ylim = title, references, ylim
         self.show_samples, self.sample_width = show_samples, sample_width
+        self.score, self.score_label, self.compare = score, score_label, compare
+        self.scores = pd.DataFrame(columns=["epoch", "minutes", "nats"])
         self._plot_handle = self._table_handle = None
         self._figure = None
 
@@ -40,7 +48,16 @@ class LiveTraining:
             self._figure, ax = plt.subplots(figsize=(8, 4.5))
             plt.close(self._figure)  # shown through the display handle only, not again at cell end
         ax = self._figure.axes[0]
-        plot_history(run.history, ax, title=self.title, references=self.references, ylim=self.ylim)
+        if self.score is None:
+            plot_history(run.history, ax, title=self.title, references=self.references, ylim=self.ylim)
+        else:
+            last = run.history.iloc[-1]
+            minutes = run.history["train_seconds"].sum() / 60
+            self.scores.loc[len(self.scores)] = [int(last["epoch"]), minutes, float(self.score(run.model))]
+            scored = dict(zip(self.scores["epoch"], self.scores["nats"], strict=True))
+            history = run.history.assign(score=run.history["epoch"].astype(int).map(scored))  # NaN: not scored here
+            plot_history(history, ax, title=self.title, references=self.references, ylim=self.ylim,
+                         curves=[("score", self.score_label, "-o")], against="minutes", compare=self.compare)
         if self._plot_handle is None:
             self._plot_handle = display(self._figure, display_id=True)
         else:

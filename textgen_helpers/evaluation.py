@@ -25,7 +25,7 @@ from .generation import stateful_loss
 from .model import call_model, model_framing, model_vocab_size
 from .runtime import import_keras
 from .step import compile_function, cross_entropy, variable_values
-from .windows import check_batch_size, check_max_windows, scored_characters, validation_windows
+from .windows import FRAMINGS, check_batch_size, check_max_windows, scored_characters, validation_windows
 
 keras = import_keras()
 ops = keras.ops
@@ -34,7 +34,8 @@ STATEFUL_STRETCHES = 8  # evenly spread stretches the stateful reading scores wh
 
 
 def evaluate_loss(model: keras.Model, ids: np.ndarray, sample_len: int, *, max_windows: int | None = None,
-                  batch_size: int = 256, stateful: bool = False, streams: int = 32) -> float:
+                  batch_size: int = 256, stateful: bool = False, streams: int = 32,
+                  framing: str | None = None) -> float:
     """Mean cross-entropy (nats per character) of ``model`` on a text ``ids [n]``, dropout off.
 
     Two ways to read the text:
@@ -49,6 +50,10 @@ def evaluate_loss(model: keras.Model, ids: np.ndarray, sample_len: int, *, max_w
       before it, uncounted, so every target is counted once. ``streams=1`` reads the whole
       text as one sequence.
 
+    ``framing`` (None: the model's own) reads a seq2seq model as ``"seq2one"``: only the character
+    after each window counts, each read after a full ``sample_len`` of context. That is how the
+    book's sequence-to-one model is scored, so the two framings can be compared on one measure.
+
     ``max_windows`` (None: no limit) bounds the work: a text with more windows than that has
     ``max_windows`` of them scored, evenly spread, the same at every call. The stateful reading
     follows the same rule: it reads the whole text when a seq2seq reading would, and otherwise
@@ -60,9 +65,11 @@ def evaluate_loss(model: keras.Model, ids: np.ndarray, sample_len: int, *, max_w
     max_windows = check_max_windows(max_windows)
     ids = np.asarray(ids, dtype=np.int32)
     if stateful:
+        if framing not in (None, model_framing(model)):
+            raise ValueError("the stateful reading counts every character; leave framing=None with stateful=True")
         streams = check_scalar(streams, "streams", int, min_value=1)
         return _stateful_sample_loss(model, ids, sample_len, max_windows, streams)
-    x, y, w = validation_windows(ids, sample_len, framing=model_framing(model), max_windows=max_windows)
+    x, y, w = _windows(model, ids, sample_len, framing, max_windows)
     loss_fn = _loss_function(model)
     values = variable_values(model.weights)  # the weights as they are now
     sums = []
@@ -151,6 +158,25 @@ def _stateful_sample_loss(model, ids: np.ndarray, sample_len: int, max_windows: 
             total -= stateful_loss(model, ids[first:start + 1], warmup=sample_len, streams=1) * (start - first)
         count += stop - start - 1
     return total / count
+
+
+def _windows(model: keras.Model, ids: np.ndarray, sample_len: int, framing: str | None, max_windows: int | None):
+    """The windows :func:`evaluate_loss` reads, in the model's own form: a seq2seq model read as
+    seq2one gets its seq2one windows with every target but the last weighted zero."""
+    own = model_framing(model)
+    framing = own if framing is None else framing
+    if framing not in FRAMINGS:
+        raise ValueError(f"framing must be one of {FRAMINGS} or None (the model's own), got {framing!r}")
+    if framing == own:
+        return validation_windows(ids, sample_len, framing=own, max_windows=max_windows)
+    if own == "seq2one":
+        raise ValueError("a sequence-to-one model predicts one character per window and cannot be read as seq2seq; "
+                         "leave framing=None")
+    x, last, _ = validation_windows(ids, sample_len, framing="seq2one", max_windows=max_windows)
+    y = np.concatenate([x[:, 1:], last[:, None]], axis=1)
+    w = np.zeros(x.shape, dtype=np.float32)
+    w[:, -1] = 1
+    return x, y, w
 
 
 def _pad_batch(x, y, w, batch_size):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,39 +27,46 @@ LN2 = math.log(2)
 
 
 def plot_history(history: pd.DataFrame, ax=None, *, title: str = "Training and validation loss",
-                 references: dict[str, float] | None = None, ylim: tuple[float, float] | None = None):
-    """Loss per epoch: nats per character on the left axis, bits per character on the right.
+                 references: dict[str, float] | None = None, ylim: tuple[float, float] | None = None,
+                 curves=HISTORY_CURVES, against: str = "epoch", compare: dict[str, pd.DataFrame] | None = None):
+    """Loss per epoch, or against minutes of training: nats per character left, bits per character right.
 
-    The curves are the columns :func:`~textgen_helpers.training.train` records: ``loss`` (training
-    text) and ``val_loss`` (validation tail), both read in windows from a zero state with dropout
-    off, and, where present, ``val_loss_stateful`` (the tail read with the state carried, as
-    generation reads it). An epoch cut short (``complete`` False) is drawn as a hollow marker.
-    ``references`` maps a label to a level in bits per character (drawn as dashed lines), such
-    as ``{"Shannon's estimate for English": 1.3, "best 5-gram": 2.1}``.
+    ``curves`` are (column, label, style) of ``history`` to draw; by default the columns
+    :func:`~textgen_helpers.training.train` records: ``loss`` (training text) and ``val_loss``
+    (validation tail), read in windows from a zero state with dropout off, and ``val_loss_stateful``
+    (the tail read as generation reads it). An epoch cut short (``complete`` False) is a hollow marker.
+    ``against="minutes"`` draws against training time (``train_seconds`` summed, scoring left out),
+    with ``compare``'s runs ({label: history}) as thin lines of their ``val_loss``: give only runs
+    scored by the same measure. ``references`` maps a label to a level in bits per character (dashed).
     """
     import matplotlib.pyplot as plt
 
+    if against not in ("epoch", "minutes"):
+        raise ValueError(f"against must be 'epoch' or 'minutes', got {against!r}")
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.5))
     for child in list(ax.child_axes):  # the bits axis of an earlier draw
         child.remove()
     ax.clear()
+    x = history["epoch"] if against == "epoch" else history["train_seconds"].cumsum() / 60
     partial = history["complete"].eq(False) if "complete" in history else None
-    for column, label, style in HISTORY_CURVES:
+    for column, label, style in curves:
         if column in history and len(history) and history[column].notna().any():
-            line, = ax.plot(history["epoch"], history[column], style, label=label, markersize=4)
+            line, = ax.plot(x, history[column], style, label=label, markersize=4)
             if partial is not None and partial.any():
-                ax.plot(history["epoch"][partial], history[column][partial], style[-1], markersize=7,
+                ax.plot(x[partial], history[column][partial], style[-1], markersize=7,
                         markerfacecolor="white", color=line.get_color())
+    for label, other in (compare or {}).items():
+        ax.plot(other["train_seconds"].cumsum() / 60, other["val_loss"], "-", linewidth=1, label=label)
     for (label, bits), color in zip((references or {}).items(),
                                     itertools.cycle(("tab:gray", "tab:purple", "tab:brown"))):
         ax.axhline(bits * LN2, linestyle="--", linewidth=1, color=color, label=f"{label} ({bits:.2f} bits)")
     ax.set_title(title)
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epoch" if against == "epoch" else "minutes of training (scoring and sampling left out)")
     ax.set_ylabel("cross-entropy (nats per character)")
     if ylim is not None:
         ax.set_ylim(*ylim)
-    if len(history):
+    if len(history) and against == "epoch":
         ax.set_xlim(0.5, max(2, int(history["epoch"].max())) + 0.5)
         ax.xaxis.get_major_locator().set_params(integer=True)
     bits = ax.secondary_yaxis("right", functions=(lambda n: n / LN2, lambda b: b * LN2))
@@ -314,8 +322,8 @@ def plot_colored_text(text: str, values, *, cmap: str = "RdBu_r", vmin: float | 
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_xlabel(f"{len(text):,} characters, at most {width} to a row; ↵ is a line break")
-    if title:  # wrapped to the figure's width: a longer line would widen the image with blank space
-        _set_wrapped_title(ax, title, width_inches=fig.get_figwidth() - 0.3)
+    if title:  # wrapped to the figure's width (a title font's ~10 characters an inch): no wider image
+        ax.set_title(textwrap.fill(title, int(10 * (fig.get_figwidth() - 0.3))), loc="left")
     fig.colorbar(image, ax=ax, orientation="horizontal", location="bottom", aspect=60, shrink=0.8).set_label(label)
     return fig
 
@@ -383,25 +391,6 @@ def plot_strategies(table: pd.DataFrame, *, reference: dict | None = None, marke
         bar.set_label("temperature T of each dot (blue: sharpened, T < 1; red: flattened, T > 1)")
     fig.suptitle(title)
     return fig
-
-
-def _set_wrapped_title(ax, title: str, *, width_inches: float) -> None:
-    """Set ``ax``'s left-aligned title, broken at spaces into lines each at most ``width_inches`` wide as
-    drawn (measured in the title's own font; a single word wider than that keeps its own line)."""
-    shown = ax.set_title(title, loc="left")
-    limit = width_inches * ax.get_figure().dpi
-    lines: list[str] = []
-    for paragraph in title.split("\n"):
-        line = ""
-        for word in paragraph.split(" "):
-            candidate = f"{line} {word}" if line else word
-            shown.set_text(candidate)
-            if line and shown.get_window_extent().width > limit:
-                lines.append(line)
-                candidate = word
-            line = candidate
-        lines.append(line)
-    shown.set_text("\n".join(lines))
 
 
 # Shared with display.py, whose tables and coloured text show characters and colours as these figures do.
