@@ -63,13 +63,17 @@ if __name__ == "__main__":
 
     from textgen_helpers import (
         FastGenerator,
+        NgramModel,
         Vocabulary,
         build_model,
         evaluate_loss,
+        generate,
         generate_reference,
         halve_lr_on_plateau,
+        known_words,
         load_corpus,
         random_onehot_windows,
+        real_word_share,
         split_train_validation,
         train,
     )
@@ -87,7 +91,8 @@ BOOK_MEASURE_WINDOWS = 10_000  # windows of the book's measure: every ~11th char
 # too small for the numbers to mean anything; tests/test_bench.py runs it.
 QUICK = dict(minutes=0.1, rounds=2, recommended=dict(examples_per_epoch=512, max_validation_windows=200),
              book=dict(examples_per_epoch=256), book_measure_windows=100, generation_repeats=1, reference_chars=5,
-             panel_repeats=1)
+             panel_repeats=1, workshop=dict(minutes=0.05, lstm_layer_sizes="16", examples_per_epoch=512),
+             workshop_seeds=(0,))
 DEFAULT_OUT = ROOT / "bench" / "results.json"
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGETS = {
@@ -103,7 +108,16 @@ TARGETS = {
 }
 
 
-PARTS = ("training", "memory", "panel", "slider")  # "training" includes generation, which uses the trained model
+# Notebook 4's live cell, exactly (tests/test_notebook_numbers.py holds the notebook to these numbers): the recipe
+# of textgen train's recommended CPU flags under a budget of minutes, scored after every epoch as the stored book run
+# is (the character after 60 of held-out text, 2,000 windows), then 400 characters at T = 0.5 from the book's seed.
+WORKSHOP_LIVE = dict(minutes=2.5, lstm_layer_sizes="128,128", dropout=0.1, clipnorm=1, learning_rate=1e-2,
+                     sample_len=32, examples_per_epoch=20_000, batch_size=128, measure_context=60,
+                     measure_windows=2_000, sample_chars=400, sample_temperature=0.5,
+                     seed_text=" in hourly synod about thy particular prosperity, and lo")
+WORKSHOP_SEEDS = (0, 1, 2)
+# "training" includes generation, which uses the trained model
+PARTS = ("training", "memory", "panel", "slider", "workshop")
 
 
 def main() -> None:
@@ -176,6 +190,11 @@ def main() -> None:
     if "slider" in parts:
         print("== the slider in a real browser (tests/browser)", flush=True)
         results.update(bench_slider())
+    if "workshop" in parts:
+        live = {**WORKSHOP_LIVE, **(QUICK["workshop"] if args.quick else {})}
+        seeds = QUICK["workshop_seeds"] if args.quick else WORKSHOP_SEEDS
+        print(f"== notebook 4's live run: {live['minutes']:g} min, seeds {', '.join(map(str, seeds))}", flush=True)
+        results["workshop_live_run"] = bench_workshop_live(live, seeds)
     for part in parts:
         results["dates"][part] = today
     results["date"] = max(results["dates"].values())
@@ -588,6 +607,68 @@ def bench_slider() -> dict:
     return out
 
 
+# --- notebook 4's live run ---------------------------------------------------------------------
+
+def bench_workshop_live(live: dict, seeds) -> dict:
+    """Notebook 4's live cell once per seed: train under the budget, score every epoch by the stored book run's
+    measure, then the real-word share of a T = 0.5 sample against the training text's words."""
+    corpus = load_corpus("shakespeare")
+    vocab = Vocabulary.from_text(corpus.text)
+    train_ids, val_ids = split_train_validation(vocab.encode(corpus.text), 0.1)
+    ngram = NgramModel(5, len(vocab)).fit(train_ids).cross_entropy(val_ids, context=train_ids)
+    real = known_words(corpus.text[:len(train_ids)])
+    runs = []
+    for seed in seeds:
+        set_seed(seed)
+        model = build_model(len(vocab), live["lstm_layer_sizes"], framing="seq2seq", dropout=live["dropout"],
+                            clipnorm=live["clipnorm"], learning_rate=live["learning_rate"])
+        scores = []  # (minutes of training, nats by the book's measure) after each epoch, as LiveTraining takes them
+
+        def score(run, scores=scores):
+            scores.append((float(run.history["train_seconds"].sum()) / 60,
+                           evaluate_loss(run.model, val_ids, live["measure_context"], framing="seq2one",
+                                         max_windows=live["measure_windows"])))
+
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="textgen-bench-live-") as checkpoint:
+            run = train(model, vocab, corpus.text, epochs=100, sample_len=live["sample_len"],
+                        examples_per_epoch=live["examples_per_epoch"], batch_size=live["batch_size"],
+                        seed_text=live["seed_text"], max_seconds=live["minutes"] * 60,
+                        callbacks=[halve_lr_on_plateau(live["learning_rate"])], checkpoint_dir=checkpoint,
+                        restart=True, on_epoch_end=score, verbose=0)
+        sample = generate(run.model, vocab, live["seed_text"], live["sample_chars"], live["sample_temperature"],
+                          seed=0)
+        wall = time.perf_counter() - started
+        below = [minutes for minutes, nats in scores if nats < ngram]
+        runs.append({"seed": seed, "epochs": len(run.history), "train_minutes": round(scores[-1][0], 3),
+                     "wall_minutes": round(wall / 60, 3), "val_nats_end": round(scores[-1][1], 4),
+                     "minutes_to_ngram": round(below[0], 3) if below else None,
+                     "real_words_t05": round(real_word_share(sample, real), 3), "sample_t05": sample})
+        print(f"  seed {seed}: {len(run.history)} epochs, {scores[-1][0]:.2f} min of training ({wall / 60:.2f} min "
+              f"in all): {scores[-1][1]:.3f} nats by the book's measure (5-gram {ngram:.3f}); real words at T = 0.5 "
+              f"{runs[-1]['real_words_t05']:.2f}", flush=True)
+    reached = [r["minutes_to_ngram"] for r in runs if r["minutes_to_ngram"] is not None]
+    return {
+        "what": "notebook 4's live cell: textgen train's recommended CPU recipe under a time budget, scored after "
+                "every epoch as the stored book run is",
+        "budget_minutes": live["minutes"],
+        "settings": {k: v for k, v in live.items() if k != "minutes"},
+        "measure": f"validation loss on the character after {live['measure_context']} characters of held-out text, "
+                   f"{live['measure_windows']:,} windows spread over the tail (nats/char)",
+        "seeds": list(seeds),
+        "val_nats_end": round(statistics.median(r["val_nats_end"] for r in runs), 4),
+        "val_nats_per_seed": [r["val_nats_end"] for r in runs],
+        "minutes_to_ngram": round(statistics.median(reached), 3) if len(reached) == len(runs) else None,
+        "minutes_to_ngram_per_seed": [r["minutes_to_ngram"] for r in runs],
+        "ngram_nats": round(ngram, 4),
+        "real_words_t05": round(statistics.median(r["real_words_t05"] for r in runs), 3),
+        "real_words_t05_per_seed": [r["real_words_t05"] for r in runs],
+        "every_seed_below_ngram": all(r["val_nats_end"] < ngram for r in runs),
+        "runs": runs,
+        "machine": machine(),
+    }
+
+
 # --- report --------------------------------------------------------------------------------------
 
 def machine() -> dict:
@@ -744,6 +825,7 @@ def write_markdown(results: dict, path: Path) -> None:
             "",
         ]
     lines.append("")
+    lines += workshop_section(results)
     lines += backends_section(results)
     lines += gpu_section(results)
     web = results.get("web")
@@ -835,6 +917,41 @@ def write_markdown(results: dict, path: Path) -> None:
         lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
+
+
+def workshop_section(results: dict) -> list[str]:
+    live = results.get("workshop_live_run")
+    if not live:
+        return []
+    m, s = live["machine"], live["settings"]
+    reached = live["minutes_to_ngram"]
+    return [
+        "## Notebook 4's live run",
+        "",
+        f"`bench/run.py --parts workshop` runs notebook 4's live cell exactly, once per seed "
+        f"({', '.join(map(str, live['seeds']))}), on {m['cpu']} ({m['cores']} cores): two LSTMs of "
+        f"{s['lstm_layer_sizes']}, every position predicting its next character, windows of {s['sample_len']}, "
+        f"dropout {s['dropout']:g}, clipnorm {s['clipnorm']:g}, {s['examples_per_epoch']:,} windows an epoch, the "
+        f"learning rate halved on a plateau, stopped by a budget of {live['budget_minutes']:g} minutes (scoring and "
+        f"sampling included). Measure: {live['measure']}, the stored 120-epoch book run's own; the 5-gram scores "
+        f"{live['ngram_nats']:.3f} nats/char.",
+        "",
+        "| seed | epochs | training minutes | validation loss at the end (nats/char) | first below the 5-gram "
+        "(training minutes) | real words at T = 0.5 |",
+        "|---|---|---|---|---|---|",
+        *(f"| {r['seed']} | {r['epochs']} | {r['train_minutes']:.2f} | {r['val_nats_end']:.3f} | "
+          f"{'not reached' if r['minutes_to_ngram'] is None else format(r['minutes_to_ngram'], '.2f')} | "
+          f"{r['real_words_t05']:.2f} |" for r in live["runs"]),
+        "",
+        f"Median over the seeds: {live['val_nats_end']:.3f} nats/char at the end, "
+        + (f"below the 5-gram after {reached:.2f} minutes of training" if reached is not None
+           else "not every seed below the 5-gram")
+        + f", real-word share at T = 0.5 {live['real_words_t05']:.2f} (400 characters from the book's seed, "
+        "against the training text's words). "
+        + ("Every seed ends below the 5-gram." if live["every_seed_below_ngram"]
+           else "**Not every seed ends below the 5-gram.**"),
+        "",
+    ]
 
 
 GPU_SMOKE_COMMAND = "KERAS_BACKEND=jax PYTHONPATH=tests/no_tensorflow .venv/bin/python bench/gpu.py --cpu-smoke"

@@ -103,6 +103,7 @@ from .strategies import (
     measure_strategies as measure_strategies,
     measure_text as measure_text,
     parse_strategies as parse_strategies,
+    real_word_share as real_word_share,
 )
 from .training import (
     TimeBudget as TimeBudget,

@@ -35,7 +35,7 @@ def plot_history(history: pd.DataFrame, ax=None, *, title: str = "Training and v
     :func:`~textgen_helpers.training.train` records: ``loss`` (training text) and ``val_loss``
     (validation tail), read in windows from a zero state with dropout off, and ``val_loss_stateful``
     (the tail read as generation reads it). An epoch cut short (``complete`` False) is a hollow marker.
-    ``against="minutes"`` draws against training time (``train_seconds`` summed, scoring left out),
+    ``against="minutes"`` draws against training time on a log scale (``train_seconds`` summed),
     with ``compare``'s runs ({label: history}) as thin lines of their ``val_loss``: give only runs
     scored by the same measure. ``references`` maps a label to a level in bits per character (dashed).
     """
@@ -62,7 +62,9 @@ def plot_history(history: pd.DataFrame, ax=None, *, title: str = "Training and v
                                     itertools.cycle(("tab:gray", "tab:purple", "tab:brown"))):
         ax.axhline(bits * LN2, linestyle="--", linewidth=1, color=color, label=f"{label} ({bits:.2f} bits)")
     ax.set_title(title)
-    ax.set_xlabel("epoch" if against == "epoch" else "minutes of training (scoring and sampling left out)")
+    if against == "minutes":  # a log scale: a run of minutes and a run of half an hour both read
+        ax.set_xscale("log")
+    ax.set_xlabel("epoch" if against == "epoch" else "minutes of training, log scale (scoring and sampling left out)")
     ax.set_ylabel("cross-entropy (nats per character)")
     if ylim is not None:
         ax.set_ylim(*ylim)

@@ -114,9 +114,14 @@ def builds_prose(source: str) -> bool:
 
 
 def _literal_text(node: ast.AST) -> str:
-    """The literal parts of a string expression (f-string holes left out)."""
-    parts = [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-    return " ".join(parts)
+    """The literal text of a string expression: its constants, and an f-string's text outside its holes."""
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else ""
+    if isinstance(node, ast.JoinedStr):
+        return " ".join(_literal_text(part) for part in node.values)
+    if isinstance(node, ast.BinOp):  # "..." + "..."
+        return f"{_literal_text(node.left)} {_literal_text(node.right)}"
+    return ""
 
 
 def main_path(path: Path) -> MainPath:
