@@ -163,6 +163,9 @@ def test_colored_text_wraps_a_long_title_to_the_figure_so_the_image_is_no_wider(
         titles[name] = fig.axes[0].get_title(loc="left")
         plt.close(fig)
     assert titles["short"] == "Layer 1, unit 0"
+    fig = plot_colored_text(text, values, title="Layer 1, unit 0\nits own line")  # a line break the caller wrote
+    assert fig.axes[0].get_title(loc="left") == "Layer 1, unit 0\nits own line"
+    plt.close(fig)
     assert "\n" in titles["long"] and titles["long"].replace("\n", " ") == (
         "Layer 2, unit 65: cell state c over 700 validation characters (r = 0.86 with being in a speaker's name)")
     assert widths[1] == widths[0], f"the long title widened the image from {widths[0]} to {widths[1]} pixels"

@@ -325,7 +325,8 @@ def plot_colored_text(text: str, values, *, cmap: str = "RdBu_r", vmin: float | 
     ax.set_yticks([])
     ax.set_xlabel(f"{len(text):,} characters, at most {width} to a row; ↵ is a line break")
     if title:  # wrapped to the figure's width (a title font's ~10 characters an inch): no wider image
-        ax.set_title(textwrap.fill(title, int(10 * (fig.get_figwidth() - 0.3))), loc="left")
+        width = int(10 * (fig.get_figwidth() - 0.3))
+        ax.set_title("\n".join(textwrap.fill(line, width) for line in title.split("\n")), loc="left")
     fig.colorbar(image, ax=ax, orientation="horizontal", location="bottom", aspect=60, shrink=0.8).set_label(label)
     return fig
 
