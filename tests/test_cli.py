@@ -1,4 +1,8 @@
-"""The ``textgen`` command as a user runs it: through ``main()``, and end to end in subprocesses."""
+"""The ``textgen`` command as a user runs it: through ``main()``, and end to end in subprocesses.
+
+A subprocess (which imports TensorFlow anew, about 5 CPU-seconds) is kept for what only a process shows: its
+exit on a signal or a closed pipe, two processes at once, and that nothing but our own line reaches its stderr.
+"""
 
 import argparse
 import io
@@ -23,6 +27,14 @@ QUICK_TRAIN = ["--epochs", "1", "--examples-per-epoch", "128", "--batch-size", "
 def run_textgen(*args, env=None, timeout=180):
     return subprocess.run([TEXTGEN, *map(str, args)], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
+
+
+def textgen_here(capsys, *args) -> tuple[int, str, str]:
+    """``textgen ARGS`` through ``main()`` in this process: its exit code, stdout and stderr."""
+    capsys.readouterr()
+    code = main([*map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.fixture
@@ -174,15 +186,15 @@ def test_a_bad_argument_prints_one_line_and_exits_2(args, message, capsys):
     assert "--help" in err
 
 
-def test_a_missing_corpus_or_bundle_is_one_line_and_exit_1(tmp_path):
+def test_a_missing_corpus_or_bundle_is_one_line_and_exit_1(tmp_path, capsys):
     from textgen_helpers.bundle import shipped_bundle
 
-    result = run_textgen("generate", tmp_path / "no-bundle")
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "does not exist" in result.stderr
-    assert f"the one that ships with the package: {shipped_bundle().path}" in result.stderr  # where to start
-    result = run_textgen("train", tmp_path / "missing.txt", *QUICK_TRAIN)
-    assert result.returncode == 1 and "missing.txt" in result.stderr and "Traceback" not in result.stderr
+    code, _, err = textgen_here(capsys, "generate", tmp_path / "no-bundle")
+    assert code == 1
+    assert err.count("\n") == 1 and "does not exist" in err
+    assert f"the one that ships with the package: {shipped_bundle().path}" in err  # where to start
+    code, _, err = textgen_here(capsys, "train", tmp_path / "missing.txt", *QUICK_TRAIN)
+    assert code == 1 and "missing.txt" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("flag", ["--resume", "--restart"])
@@ -202,7 +214,7 @@ def test_corpora_lists_every_corpus_and_where_it_is(mirror, tmp_path):
     assert shakespeare_row.split()[4:6] == ["no", "yes"]  # not cached, in the mirror
 
 
-def test_train_save_delete_the_corpus_then_generate(small_corpus, tmp_path):
+def test_train_save_delete_the_corpus_then_generate(small_corpus, tmp_path, capsys):
     bundle = tmp_path / "models" / "small"
     result = run_textgen("train", small_corpus, *QUICK_TRAIN, "--save-path", bundle)
     assert result.returncode == 0, result.stderr
@@ -214,17 +226,19 @@ def test_train_save_delete_the_corpus_then_generate(small_corpus, tmp_path):
     assert training["learning_rate"] == 0.01 and training["optimizer"] == "rmsprop"
     small_corpus.unlink()
 
-    result = run_textgen("generate", bundle, "--length", "60", "--temperature", "0.5", "--seed-text", "First:")
-    assert result.returncode == 0, result.stderr
-    assert len(result.stdout) == 61  # 60 characters and a newline
-    result = run_textgen("generate", bundle, "--length", "30", "--temperatures", "0,0.5,1")
-    assert result.stdout.count("--- temperature") == 3
-    result = run_textgen("generate", bundle, "--seed-text", "First €")
-    assert result.returncode == 1 and "'€' (U+20AC EURO SIGN)" in result.stderr and "--unknown" in result.stderr
-    assert run_textgen("generate", bundle, "--seed-text", "First €", "--unknown", "skip").returncode == 0
+    # (a textgen generate process of its own: test_generate_into_a_closed_pipe_exits_quietly)
+    code, out, err = textgen_here(capsys, "generate", bundle, "--length", "60", "--temperature", "0.5",
+                                  "--seed-text", "First:")
+    assert code == 0, err
+    assert len(out) == 61  # 60 characters and a newline
+    code, out, err = textgen_here(capsys, "generate", bundle, "--length", "30", "--temperatures", "0,0.5,1")
+    assert code == 0 and out.count("--- temperature") == 3, err
+    code, out, err = textgen_here(capsys, "generate", bundle, "--seed-text", "First €")
+    assert code == 1 and "'€' (U+20AC EURO SIGN)" in err and "--unknown" in err
+    assert textgen_here(capsys, "generate", bundle, "--seed-text", "First €", "--unknown", "skip")[0] == 0
 
 
-def test_an_interrupted_training_run_resumes_where_it_stopped(small_corpus, tmp_path):
+def test_an_interrupted_training_run_resumes_where_it_stopped(small_corpus, tmp_path, capsys):
     bundle = tmp_path / "model"
     checkpoint = tmp_path / "model-checkpoint"
     args = ["train", str(small_corpus), *QUICK_TRAIN, "--epochs", "30", "--save-path", str(bundle)]
@@ -242,10 +256,10 @@ def test_an_interrupted_training_run_resumes_where_it_stopped(small_corpus, tmp_
     assert not bundle.exists()
 
     done = json.loads((checkpoint / "state.json").read_text())["epoch"]
-    result = run_textgen(*args[:-4], "--epochs", str(done + 1), "--save-path", bundle, "--resume")
-    assert result.returncode == 0, result.stderr
-    assert f"resumed from {checkpoint} after epoch {done}" in result.stdout
-    assert f"epoch {done + 1}/{done + 1}" in result.stdout
+    code, out, err = textgen_here(capsys, *args[:-4], "--epochs", done + 1, "--save-path", bundle, "--resume")
+    assert code == 0, err
+    assert f"resumed from {checkpoint} after epoch {done}" in out
+    assert f"epoch {done + 1}/{done + 1}" in out
     assert bundle.is_dir()
 
 
@@ -510,10 +524,10 @@ def test_export_tfjs_into_a_folder_that_is_not_an_export_exits_1_and_touches_not
 
 # --- saving: nothing lost silently, nothing of the user's touched, resume refuses what it cannot honour ---
 
-def test_training_without_a_save_path_says_first_that_nothing_is_kept(small_corpus):
-    result = run_textgen("train", small_corpus, *QUICK_TRAIN)
-    assert result.returncode == 0, result.stderr
-    first = result.stdout.splitlines()[0]  # the run's first line: where it runs, and that it keeps nothing
+def test_training_without_a_save_path_says_first_that_nothing_is_kept(small_corpus, capsys):
+    code, out, err = textgen_here(capsys, "train", small_corpus, *QUICK_TRAIN)
+    assert code == 0, err
+    first = out.splitlines()[0]  # the run's first line: where it runs, and that it keeps nothing
     assert first.startswith("textgen train on TensorFlow ")
     assert "no --save-path" in first and "nothing is kept" in first and "add --save-path FOLDER" in first
 
@@ -531,9 +545,9 @@ def test_one_folder_for_the_bundle_and_the_checkpoints_is_refused_before_trainin
     assert not bundle.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["small.txt"]
 
 
-def test_a_resume_with_other_flags_names_each_flag_and_changes_nothing(small_corpus, tmp_path):
+def test_a_resume_with_other_flags_names_each_flag_and_changes_nothing(small_corpus, tmp_path, capsys):
     bundle, checkpoint = tmp_path / "model", tmp_path / "model-checkpoint"
-    assert run_textgen("train", small_corpus, *QUICK_TRAIN, "--save-path", bundle).returncode == 0
+    assert textgen_here(capsys, "train", small_corpus, *QUICK_TRAIN, "--save-path", bundle)[0] == 0
     before = {p.name: p.read_bytes() for p in [*checkpoint.iterdir(), *bundle.iterdir()]}
     result = run_textgen("train", small_corpus, *QUICK_TRAIN[2:], "--epochs", "2", "--save-path", bundle, "--resume",
                          "--validation-split", "0.3", "--learning-rate", "0.5", "--optimizer", "adam",
@@ -551,10 +565,10 @@ def test_a_resume_with_other_flags_names_each_flag_and_changes_nothing(small_cor
     assert {p.name: p.read_bytes() for p in [*checkpoint.iterdir(), *bundle.iterdir()]} == before
 
 
-def test_a_bundle_records_the_settings_the_run_used(small_corpus, tmp_path):
+def test_a_bundle_records_the_settings_the_run_used(small_corpus, tmp_path, capsys):
     bundle = tmp_path / "model"
     args = ["train", small_corpus, *QUICK_TRAIN, "--save-path", bundle, "--learning-rate", "0.003", "--clipnorm", "2"]
-    assert run_textgen(*args).returncode == 0
+    assert textgen_here(capsys, *args)[0] == 0
     training = json.loads((bundle / "config.json").read_text())["training"]
     assert training["learning_rate"] == pytest.approx(0.003) and training["optimizer_config"]["clipnorm"] == 2.0
     assert training["optimizer"] == "rmsprop" and training["lstm_layer_sizes"] == "16"
