@@ -8,11 +8,11 @@ repository, and so bench/results.json, is not there.)"""
 from __future__ import annotations
 
 import ast
-import html
 import json
 import re
 from pathlib import Path
 
+import notebook_cells as nb
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,63 +22,6 @@ NB8 = ROOT / "notebooks" / "08_in_the_browser.ipynb"
 NUMBER_WORDS = {2: "two", 4: "four", 6: "six", 8: "eight", 10: "ten"}
 SHARE_WORDS = {"half": 1 / 2, "two thirds": 2 / 3, "three quarters": 3 / 4, "four fifths": 4 / 5,
                "nine tenths": 9 / 10}
-
-
-def _cells(path: Path) -> list[dict]:
-    return json.loads(path.read_text("utf-8"))["cells"]
-
-
-def _source(cell: dict) -> str:
-    return "".join(cell["source"])
-
-
-def _cell(path: Path, needle: str, cell_type: str = "code") -> dict:
-    """The one cell of ``path`` of ``cell_type`` whose source contains ``needle``."""
-    found = [c for c in _cells(path) if c["cell_type"] == cell_type and needle in _source(c)]
-    assert len(found) == 1, f"{path.name}: {len(found)} {cell_type} cells contain {needle!r}, expected one"
-    return found[0]
-
-
-def _output_text(cell: dict, kind: str) -> str:
-    """The stored output of ``cell``: its stdout (kind "stdout"), or the data of a MIME type
-    ("text/plain", "text/html", "text/markdown") of its last result that has one."""
-    for output in reversed(cell.get("outputs", [])):
-        if kind == "stdout" and output["output_type"] == "stream" and output["name"] == "stdout":
-            return "".join(output["text"])
-        if kind != "stdout" and kind in output.get("data", {}):
-            return "".join(output["data"][kind])
-    raise AssertionError(f"the cell has no stored {kind} output; execute the notebook")
-
-
-def _printed(cell: dict) -> dict[str, str]:
-    """The cell's printed ``label: value`` lines, as {label: value}."""
-    lines = _output_text(cell, "stdout").strip().splitlines()
-    return dict(line.split(": ", 1) for line in lines if ": " in line)
-
-
-def _table(cell: dict) -> dict[str, list[str]]:
-    """The stored DataFrame of ``cell``, from its HTML: {row label: [the row's cells]}."""
-    rows = re.findall(r"<tr>\s*<th>(.*?)</th>(.*?)</tr>", _output_text(cell, "text/html"), re.DOTALL)
-    return {html.unescape(label): [html.unescape(v) for v in re.findall(r"<td>(.*?)</td>", row, re.DOTALL)]
-            for label, row in rows if "<td>" in row}
-
-
-def _number(text: str) -> float:
-    return float(text.replace(",", ""))
-
-
-def _quoted(pattern: str, text: str) -> tuple[str, ...]:
-    found = re.search(pattern, text)
-    assert found, f"the Markdown no longer says {pattern!r}: {text[:300]!r}"
-    return found.groups()
-
-
-def _assigned(source: str, name: str):
-    """The literal value assigned to ``name`` at the top level of a code cell (or a module)."""
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return ast.literal_eval(node.value)
-    raise AssertionError(f"no top-level assignment to {name}")
 
 
 def _benchmark_rounds() -> dict[int, tuple[float, float]]:
@@ -102,17 +45,17 @@ def _benchmark_log() -> list[dict]:
 # --- notebook 6 -----------------------------------------------------------------------------------
 
 def test_notebook_6s_benchmark_curve_and_speed_are_bench_results():
-    source = _source(_cell(NB6, "BENCHMARK_CURVE = "))
-    assert _assigned(source, "BENCHMARK_CURVE") == _benchmark_rounds(), "copy the rounds from bench/results.json"
-    assert _assigned(source, "BENCHMARK_CHARS_PER_SECOND") == RESULTS["ours_chars_per_second"]
+    source = nb.source(nb.cell(NB6, "BENCHMARK_CURVE = "))
+    assert nb.assigned(source, "BENCHMARK_CURVE") == _benchmark_rounds(), "copy the rounds from bench/results.json"
+    assert nb.assigned(source, "BENCHMARK_CHARS_PER_SECOND") == RESULTS["ours_chars_per_second"]
     assert f"(bench/results.json, {RESULTS['dates']['training'][:10]})" in source, "the comment dates the benchmark"
 
 
 def test_notebook_6s_opening_quotes_the_benchmark_at_six_minutes_and_the_gpu_target_of_bench_gpu():
-    opening = _source(_cells(NB6)[0])
+    opening = nb.source(nb.cells(NB6)[0])
     loss = _benchmark_rounds()[6][1]
     assert f"below the CPU benchmark's at six ({loss:.2f} nats/char;" in opening
-    target = _assigned((ROOT / "bench" / "gpu.py").read_text("utf-8"), "TARGET_VAL_NATS")
+    target = nb.assigned((ROOT / "bench" / "gpu.py").read_text("utf-8"), "TARGET_VAL_NATS")
     assert f"the project's target for the GPU run is at most {target:g})" in opening
 
 
@@ -120,15 +63,15 @@ def test_notebook_6_describes_the_benchmark_run_as_bench_results_records_it():
     machine = RESULTS["machine"]
     where = f"a {machine['cores']}-core {machine['cpu']}"
     budget = NUMBER_WORDS[round(RESULTS["train_budget_minutes"])]
-    heading = _source(_cell(NB6, "## Against the CPU benchmark, budget for budget", "markdown"))
+    heading = nb.source(nb.cell(NB6, "## Against the CPU benchmark, budget for budget", "markdown"))
     assert f"configuration on {where} for {budget} minutes" in heading
-    reading = _source(_cell(NB6, "In the stored run (the table above)", "markdown"))
+    reading = nb.source(nb.cell(NB6, "In the stored run (the table above)", "markdown"))
     assert f"({where}; speed varies" in reading
 
 
 def test_notebook_6s_cpu_branch_trains_the_recommended_configuration():
     recommended = RESULTS["recommended"]
-    model_cell = _source(_cell(NB6, "if GPU:\n    lstm_layer_sizes"))
+    model_cell = nb.source(nb.cell(NB6, "if GPU:\n    lstm_layer_sizes"))
     branch = next(node for node in ast.parse(model_cell).body if isinstance(node, ast.If))
     names = [target.id for target in branch.orelse[0].targets[0].elts]
     values = dict(zip(names, ast.literal_eval(branch.orelse[0].value), strict=True))
@@ -142,23 +85,23 @@ def test_notebook_6s_cpu_branch_trains_the_recommended_configuration():
     sizes = recommended["lstm_layer_sizes"].split(",")
     prose = (f"(2×{sizes[0]}, dropout {recommended['dropout']:g}, windows of {recommended['sample_len']}, "
              f"batches of {recommended['batch_size']})")
-    assert len(sizes) == 2 and prose in _source(_cell(NB6, "## The model", "markdown"))
+    assert len(sizes) == 2 and prose in nb.source(nb.cell(NB6, "## The model", "markdown"))
 
 
 def test_notebook_6_says_which_device_its_stored_run_found():
-    printed = _printed(_cell(NB6, "report = tg.device_report()"))
+    printed = nb.printed(NB6, "report = tg.device_report()")
     cores = int(re.search(r"\((\d+) cores\)$", printed["device"]).group(1))
     assert printed["branch"] == "CPU" and printed["device"].startswith("CPU: ")
-    reading = _source(_cell(NB6, "## How much bigger?", "markdown"))
+    reading = nb.source(nb.cell(NB6, "## How much bigger?", "markdown"))
     assert f"The stored run found {NUMBER_WORDS.get(cores, cores)} CPU cores and no GPU" in reading
 
 
 def test_notebook_6_quotes_the_parameter_counts_it_printed():
-    printed = _printed(_cell(NB6, "def lstm_parameters("))
-    small, big = _number(printed["2x128"].split()[0]), printed["3x512"]
-    ratio = _number(re.search(r", ([\d.]+)x$", big).group(1))
-    assert abs(_number(big.split()[0]) / small - ratio) < 0.05
-    reading = _source(_cell(NB6, "## What switches cuDNN off", "markdown"))
+    printed = nb.printed(NB6, "def lstm_parameters(")
+    small, big = nb.to_float(printed["2x128"].split()[0]), printed["3x512"]
+    ratio = nb.to_float(re.search(r", ([\d.]+)x$", big).group(1))
+    assert abs(nb.to_float(big.split()[0]) / small - ratio) < 0.05
+    reading = nb.source(nb.cell(NB6, "## What switches cuDNN off", "markdown"))
     assert f"has about {round(ratio)} times as many parameters (printed above)" in reading
 
 
@@ -175,11 +118,11 @@ def test_notebook_6s_cudnn_table_agrees_with_kerass_own_conditions():
     import textgen_helpers as tg
 
     tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
-    cell = _cell(NB6, "variants = {")
-    variants = _assigned(_source(cell), "variants")
-    table = _table(cell)
+    cell = nb.cell(NB6, "variants = {")
+    variants = nb.assigned(nb.source(cell), "variants")
+    table = nb.html_table(cell)
     assert list(table) == list(variants), "the stored table has one row per variant"
-    reading = _source(_cell(NB6, "Input `dropout` keeps cuDNN", "markdown")).split("\n\n")[0]
+    reading = nb.source(nb.cell(NB6, "Input `dropout` keeps cuDNN", "markdown")).split("\n\n")[0]
     for name, kwargs in variants.items():
         layer = keras.layers.LSTM(8, **kwargs)
         keras_would = (layer.use_cudnn in ("auto", True) and not layer.recurrent_dropout  # LSTM.inner_loop
@@ -196,10 +139,11 @@ def test_notebook_6_names_functions_that_the_installed_keras_has_where_it_says()
     from textgen_helpers.runtime import import_keras
 
     source = Path(import_keras().__file__).parent
-    text = _source(_cell(NB6, "### Where Keras decides", "markdown"))
-    stored = re.search(r"Keras (\d+\.\d+)", _output_text(_cells(NB6)[1], "stdout")).group(1)
+    text = nb.source(nb.cell(NB6, "### Where Keras decides", "markdown"))
+    stored = re.search(r"Keras (\d+\.\d+)", nb.stdout(nb.cells(NB6)[1])).group(1)
     assert f"In the installed Keras {stored} it lies" in text, "the Keras version the stored run used"
-    for path, functions in (("layers/rnn/lstm.py", ["inner_loop"]), ("backend/tensorflow/rnn.py", ["lstm", "cudnn_ok"])):
+    for path, functions in (("layers/rnn/lstm.py", ["inner_loop"]),
+                            ("backend/tensorflow/rnn.py", ["lstm", "cudnn_ok"])):
         assert f"`keras/src/{path}`" in text
         code = (source / "src" / path).read_text("utf-8")
         for function in functions:
@@ -208,51 +152,52 @@ def test_notebook_6_names_functions_that_the_installed_keras_has_where_it_says()
 
 
 def test_notebook_6s_cpu_run_keeps_float32_as_the_markdown_says():
-    printed = _printed(_cell(NB6, 'print("global policy:"'))
+    printed = nb.printed(NB6, 'print("global policy:"')
     assert printed["global policy"] == "float32" and printed["optimizer"] == "RMSprop"
-    assert "the LSTMs compute in float32 with plain RMSprop" in _source(_cell(NB6, "## Train against the clock",
+    assert "the LSTMs compute in float32 with plain RMSprop" in nb.source(nb.cell(NB6, "## Train against the clock",
                                                                                "markdown"))
-    table = _table(_cell(NB6, 'print("global policy:"'))
+    table = nb.html_table(NB6, 'print("global policy:"')
     assert table and all(row[1:] == ["float32", "none"] for row in table.values()), table
 
 
 def test_notebook_6_reads_its_training_run_as_it_printed_and_the_benchmark_as_it_recorded():
-    printed = _printed(_cell(NB6, "max_seconds=minutes * 60"))
-    spent, budget = (_number(v) for v in re.fullmatch(r"([\d.]+) of ([\d.]+)", printed["minutes training"]).groups())
-    val_loss = _number(printed["validation loss"].split()[0])
-    five_gram = _number(printed["5-gram"].split()[0])
+    printed = nb.printed(NB6, "max_seconds=minutes * 60")
+    spent, budget = (nb.to_float(v)
+                     for v in re.fullmatch(r"([\d.]+) of ([\d.]+)", printed["minutes training"]).groups())
+    val_loss = nb.to_float(printed["validation loss"].split()[0])
+    five_gram = nb.to_float(printed["5-gram"].split()[0])
     below = {"True": True, "False": False}[printed["below the 5-gram"]]
     assert below == (val_loss < five_gram)
-    reading = _source(_cell(NB6, "The lines above say how far the run got", "markdown"))
-    share, quoted_budget = _quoted(r"training took about ([a-z ]+?) of the ([\d.]+) minutes", reading)
-    assert _number(quoted_budget) == budget and abs(SHARE_WORDS[share] - spent / budget) < 0.05, (spent, budget)
-    loss, side, ngram = _quoted(r"ended at about (\d\.\d\d) nats/char, (above|below) the 5-gram's (\d\.\d\d)",
+    reading = nb.source(nb.cell(NB6, "The lines above say how far the run got", "markdown"))
+    share, quoted_budget = nb.groups(r"training took about ([a-z ]+?) of the ([\d.]+) minutes", reading)
+    assert nb.to_float(quoted_budget) == budget and abs(SHARE_WORDS[share] - spent / budget) < 0.05, (spent, budget)
+    loss, side, ngram = nb.groups(r"ended at about (\d\.\d\d) nats/char, (above|below) the 5-gram's (\d\.\d\d)",
                                 reading)
-    assert (_number(loss), _number(ngram)) == (round(val_loss, 2), round(five_gram, 2))
+    assert (nb.to_float(loss), nb.to_float(ngram)) == (round(val_loss, 2), round(five_gram, 2))
     assert side == ("below" if below else "above")
     assert below or "did not train the model long enough to pass it" in reading, "say why the run is not below it"
-    passed, at_two = _quoted(r"passed the 5-gram after ([\d.]+) minutes of training and was at (\d\.\d\d) "
+    passed, at_two = nb.groups(r"passed the 5-gram after ([\d.]+) minutes of training and was at (\d\.\d\d) "
                              r"nats/char after two", reading)
     first = next(row["train_minutes"] for row in _benchmark_log() if row["val_nats"] < five_gram)
-    assert _number(passed) == round(first, 1)
-    assert _number(at_two) == round(_benchmark_rounds()[2][1], 2)
+    assert nb.to_float(passed) == round(first, 1)
+    assert nb.to_float(at_two) == round(_benchmark_rounds()[2][1], 2)
 
 
 def test_notebook_6_reads_the_benchmark_table_as_stored():
-    table = _table(_cell(NB6, "BENCHMARK_CURVE = "))
+    table = nb.html_table(NB6, "BENCHMARK_CURVE = ")
     (bench_min, this_min), (bench_rate, this_rate) = (
-        map(_number, table[key]) for key in ("minutes spent training", "characters per second"))
+        map(nb.to_float, table[key]) for key in ("minutes spent training", "characters per second"))
     (bench_chars, this_chars), (bench_loss, this_loss) = (
-        map(_number, table[key]) for key in ("characters predicted (millions)", "validation loss (nats/char)"))
-    reading = _source(_cell(NB6, "In the stored run (the table above)", "markdown"))
-    minutes = _quoted(r"trained about (\d\.\d) minutes to the benchmark's (\d\.\d)", reading)
-    assert tuple(map(_number, minutes)) == (round(this_min, 1), round(bench_min, 1))
-    rates = _quoted(r"at about ([\d,]+) characters per second to its ([\d,]+)", reading)
-    assert tuple(map(_number, rates)) == (round(this_rate, -3), bench_rate)
-    chars = _quoted(r"about (\d+\.\d) million characters predicted to (\d+\.\d) million", reading)
-    assert tuple(map(_number, chars)) == (this_chars, bench_chars)
-    gap, side = _quoted(r"validation loss is about (\d\.\d\d) nats/char (above|below) the benchmark's", reading)
-    assert abs(_number(gap) - abs(this_loss - bench_loss)) <= 0.005 + 1e-9 and side == (
+        map(nb.to_float, table[key]) for key in ("characters predicted (millions)", "validation loss (nats/char)"))
+    reading = nb.source(nb.cell(NB6, "In the stored run (the table above)", "markdown"))
+    minutes = nb.groups(r"trained about (\d\.\d) minutes to the benchmark's (\d\.\d)", reading)
+    assert tuple(map(nb.to_float, minutes)) == (round(this_min, 1), round(bench_min, 1))
+    rates = nb.groups(r"at about ([\d,]+) characters per second to its ([\d,]+)", reading)
+    assert tuple(map(nb.to_float, rates)) == (round(this_rate, -3), bench_rate)
+    chars = nb.groups(r"about (\d+\.\d) million characters predicted to (\d+\.\d) million", reading)
+    assert tuple(map(nb.to_float, chars)) == (this_chars, bench_chars)
+    gap, side = nb.groups(r"validation loss is about (\d\.\d\d) nats/char (above|below) the benchmark's", reading)
+    assert abs(nb.to_float(gap) - abs(this_loss - bench_loss)) <= 0.005 + 1e-9 and side == (
         "above" if this_loss > bench_loss else "below")
 
 
@@ -260,38 +205,37 @@ def test_notebook_6_reads_the_benchmark_table_as_stored():
 
 def _solution(path: Path, number: int) -> str:
     """The Solution of exercise ``number`` in the notebook's Exercises cell."""
-    exercises = _source(_cell(path, "## Exercises", "markdown"))
+    exercises = nb.source(nb.cell(path, "## Exercises", "markdown"))
     item = re.split(r"^(?=\d+\. )", exercises, flags=re.MULTILINE)[number]
     return item[item.index("<summary>Solution</summary>"):]
 
 
 def _export_sizes() -> dict[str, float]:
     """The export cell's stored table: {file name: KB}."""
-    lines = _output_text(_cell(NB8, "tg.export_tfjs(bundle"), "text/plain").splitlines()[1:]
-    return {name: float(kb) for name, kb in (line.split() for line in lines)}
+    return {name: float(kb) for name, kb in nb.text_rows(nb.plain(NB8, "tg.export_tfjs(bundle"))}
 
 
 def _parameters() -> int:
-    return int(_number(_printed(_cell(NB8, "tg.shipped_bundle()"))["parameters"]))
+    return int(nb.to_float(nb.printed(NB8, "tg.shipped_bundle()")["parameters"]))
 
 
 def test_notebook_8_reads_only_what_the_package_carries_or_it_computes():
-    for cell in _cells(NB8):
+    for cell in nb.cells(NB8):
         if cell["cell_type"] == "code":
             for path in ("../", "test-artifacts", "bench/", "docs/"):
-                assert path not in _source(cell), f"a code cell of notebook 8 reads {path}: {_source(cell)[:200]}"
+                assert path not in nb.source(cell), f"a code cell of notebook 8 reads {path}: {nb.source(cell)[:200]}"
 
 
 def test_notebook_8_states_the_export_sizes_the_export_cell_printed():
     sizes, parameters = _export_sizes(), _parameters()
     shards = [name for name in sizes if name.endswith(".bin")]
-    reading = _source(_cell(NB8, "The weights take about", "markdown"))
-    kb, numbers = _quoted(r"The weights take about ([\d,]+) KB, the `.bin` shard above: ([\d,]+) float32", reading)
-    assert _number(kb) == round(sum(sizes[s] for s in shards)) == round(4 * parameters / 1024)
-    assert _number(numbers) == parameters and len(shards) == 1 and "in one shard" in reading
+    reading = nb.source(nb.cell(NB8, "The weights take about", "markdown"))
+    kb, numbers = nb.groups(r"The weights take about ([\d,]+) KB, the `.bin` shard above: ([\d,]+) float32", reading)
+    assert nb.to_float(kb) == round(sum(sizes[s] for s in shards)) == round(4 * parameters / 1024)
+    assert nb.to_float(numbers) == parameters and len(shards) == 1 and "in one shard" in reading
     assert f"`model.json` is about {round(sizes['model.json'])} KB" in reading
     assert f"`textgen.json` (about {round(sizes['textgen.json'])} KB)" in reading
-    vocabulary = re.match(r"(\d+) characters", _printed(_cell(NB8, "tg.shipped_bundle()"))["vocabulary"]).group(1)
+    vocabulary = re.match(r"(\d+) characters", nb.printed(NB8, "tg.shipped_bundle()")["vocabulary"]).group(1)
     assert f"the {vocabulary}-character vocabulary" in reading
 
 
@@ -301,39 +245,39 @@ def test_notebook_8s_exercise_1_gives_the_shard_size_the_export_cell_printed():
 
 
 def test_notebook_8_reads_the_two_gates_as_printed():
-    printed = _printed(_cell(NB8, "forget = 1 / (1 + np.exp(-4.0))"))
-    gap = _number(printed["largest gap, -1 <= x <= 1"])
+    printed = nb.printed(NB8, "forget = 1 / (1 + np.exp(-4.0))")
+    gap = nb.to_float(printed["largest gap, -1 <= x <= 1"])
     forget = re.fullmatch(r"sigmoid (0\.\d+), hardSigmoid 1", printed["forget gate at x = 4"]).group(1)
     kept = re.fullmatch(r"sigmoid (\d+)%, hardSigmoid 100%", printed["kept after 100 characters"]).group(1)
-    reading = _source(_cell(NB8, "Between -1 and 1 the two differ", "markdown"))
+    reading = nb.source(nb.cell(NB8, "Between -1 and 1 the two differ", "markdown"))
     assert f"differ by at most about {round(gap, 2):g} (printed above)" in reading
     assert f"a forget gate of {forget} and hardSigmoid exactly 1" in reading
     assert f"the first has kept about {kept}% of what the cell held" in reading
 
 
 def test_notebook_8s_read_back_adds_up_to_the_model_as_the_markdown_says():
-    rows = [line.split() for line in _output_text(_cell(NB8, "read_tfjs_weights(export_dir)"),
-                                                  "text/plain").splitlines()[1:]]
+    rows = nb.text_rows(nb.plain(NB8, "read_tfjs_weights(export_dir)"))
     numbers = {row[0]: int(row[-1]) for row in rows}
-    reading = _source(_cell(NB8, "came back bit for bit", "markdown"))
+    reading = nb.source(nb.cell(NB8, "came back bit for bit", "markdown"))
     assert f"All {len(numbers)} arrays, {sum(numbers.values()):,} numbers" in reading
     assert sum(numbers.values()) == _parameters()
-    units = re.search(r"lstm_1\s+LSTM\s+(\d+)", _output_text(_cell(NB8, "modelTopology"), "text/plain")).group(1)
+    units = re.search(r"lstm_1\s+LSTM\s+(\d+)", nb.plain(NB8, "modelTopology")).group(1)
     kernel = next(row for row in rows if row[0] == "lstm_1/kernel")
-    assert f"{kernel[-2].strip('[]')} = 4 × {units} columns" in reading and int(kernel[-2].strip("[],")) == 4 * int(units)
+    assert f"{kernel[-2].strip('[]')} = 4 × {units} columns" in reading and (
+        int(kernel[-2].strip("[],")) == 4 * int(units))
 
 
 def test_notebook_8_quotes_the_greedy_loop_it_printed_and_python_writes_the_same_text():
-    greedy = _output_text(_cell(NB8, "greedy = bundle.generate("), "stdout")
-    quoted = re.search(r'a loop \("([^"]+)"\)', _source(_cell(NB8, "The page writes exactly this", "markdown")))
+    greedy = nb.stdout(NB8, "greedy = bundle.generate(")
+    quoted = re.search(r'a loop \("([^"]+)"\)', nb.source(nb.cell(NB8, "The page writes exactly this", "markdown")))
     assert quoted and quoted.group(1) in greedy
-    assert _printed(_cell(NB8, "bundle.generator"))["same text as above"] == "True"
-    assert "the same greedy text (`True` above)" in _source(_cell(NB8, "The fast generator writes", "markdown"))
+    assert nb.printed(NB8, "bundle.generator")["same text as above"] == "True"
+    assert "the same greedy text (`True` above)" in nb.source(nb.cell(NB8, "The fast generator writes", "markdown"))
 
 
 def test_notebook_8_quotes_the_browser_benchmark_as_bench_results_records_it():
     web, machine = RESULTS["web"], RESULTS["machine"]
-    reading = _source(_cell(NB8, "The fast generator writes", "markdown"))
+    reading = nb.source(nb.cell(NB8, "The fast generator writes", "markdown"))
     browser, python = web["browser_chars_per_second"], web["python_fast_generator_chars_per_second"]
     assert f"a {machine['cores']}-core {machine['cpu']}, Chromium {web['browser'].split('.')[0]}," in reading
     tfjs = ".".join(web["tfjs"].split(".")[:2])
@@ -351,13 +295,13 @@ def test_notebook_8s_exercise_2_gives_the_book_generators_speed_from_the_benchma
 
 
 def test_notebook_8s_exercise_3_quotes_what_going_further_printed():
-    cell = _cell(NB8, "hard_text = tg.generate_reference(")
-    printed = _printed(cell)
+    cell = nb.cell(NB8, "hard_text = tg.generate_reference(")
+    printed = nb.printed(cell)
     sigmoid_text = ast.literal_eval(printed["sigmoid gates"].strip())
     hard_text = ast.literal_eval(printed["hardSigmoid gates"].strip())
     agree = next(i for i, (a, b) in enumerate(zip(sigmoid_text, hard_text, strict=True)) if a != b)
     assert int(printed["characters in common"]) == agree
-    assert f"agree for the first {agree} characters" in _source(_cell(NB8, "then part ways: the same weights",
+    assert f"agree for the first {agree} characters" in nb.source(nb.cell(NB8, "then part ways: the same weights",
                                                                         "markdown"))
     solution = _solution(NB8, 3)
     count, prefix, hard_words, sigmoid_words = re.search(
@@ -371,5 +315,5 @@ def test_notebook_8s_exercise_3_quotes_what_going_further_printed():
 
 def test_notebook_8_quotes_webgls_speed_as_docs_benchmarks_gives_it():
     quoted = re.search(r"about ([\d.]+) ms a character in `docs/benchmarks.md`",
-                       _source(_cell(NB8, "### Why the browser is slower", "markdown"))).group(1)
+                       nb.source(nb.cell(NB8, "### Why the browser is slower", "markdown"))).group(1)
     assert f"(about {quoted} ms a character)" in (ROOT / "docs" / "benchmarks.md").read_text("utf-8")

@@ -6,12 +6,12 @@ stale. The exercises' solutions quote numbers no cell prints: those are computed
 corpus."""
 from __future__ import annotations
 
-import json
 import math
 import re
 from itertools import pairwise
 from pathlib import Path
 
+import notebook_cells as nb
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,50 +19,6 @@ NB1 = ROOT / "notebooks" / "01_next_char_prediction.ipynb"
 
 
 # --- reading the committed notebook ----------------------------------------------------------------
-
-def _cells() -> list[dict]:
-    return json.loads(NB1.read_text("utf-8"))["cells"]
-
-
-def _source(cell: dict) -> str:
-    return "".join(cell["source"])
-
-
-def _cell(needle: str, cell_type: str = "code") -> dict:
-    """The one cell of ``cell_type`` whose source contains ``needle``."""
-    found = [c for c in _cells() if c["cell_type"] == cell_type and needle in _source(c)]
-    assert len(found) == 1, f"{len(found)} {cell_type} cells contain {needle!r}, expected one"
-    return found[0]
-
-
-def _prose(needle: str) -> str:
-    """The Markdown cell that contains ``needle``, as one string with its line breaks made spaces."""
-    return " ".join(_source(_cell(needle, "markdown")).split())
-
-
-def _stdout(needle: str) -> str:
-    """What the code cell containing ``needle`` printed."""
-    cell = _cell(needle)
-    text = "".join("".join(o["text"]) for o in cell.get("outputs", [])
-                   if o["output_type"] == "stream" and o["name"] == "stdout")
-    assert text, f"the cell with {needle!r} has no stored stdout; execute the notebook"
-    return text
-
-
-def _plain(needle: str) -> str:
-    """The ``text/plain`` result of the code cell containing ``needle``."""
-    for output in _cell(needle).get("outputs", []):
-        if "text/plain" in output.get("data", {}):
-            return "".join(output["data"]["text/plain"])
-    raise AssertionError(f"the cell with {needle!r} has no stored result; execute the notebook")
-
-
-def _number(pattern: str, text: str) -> float:
-    """The number that the first group of ``pattern`` matches in ``text`` (thousands commas allowed)."""
-    match = re.search(pattern, text)
-    assert match, f"{pattern!r} not found in {text[:300]!r}"
-    return float(match.group(1).replace(",", ""))
-
 
 def _rounded(prose: str, value: float) -> None:
     """The prose's ``prose`` (a number as written, "1.69") is ``value`` rounded to as many decimals."""
@@ -73,7 +29,7 @@ def _rounded(prose: str, value: float) -> None:
 def _table(needle: str) -> dict[str, list[float]]:
     """A stored DataFrame's ``text/plain``: {row label: its numbers}."""
     rows = {}
-    for line in _plain(needle).splitlines():
+    for line in nb.plain(NB1, needle).splitlines():
         numbers = re.findall(r"(?<![\w-])-?\d+\.?\d*(?![\w-])", line)
         label = re.split(r"\s{2,}", line.strip())[0]
         if numbers and label:
@@ -86,62 +42,62 @@ LSTM_CELL = "batch_losses.append("
 
 
 def _five_gram_loss() -> float:
-    return _number(r"mean -ln p:\s+([\d.]+) nats/char", _stdout(LOSS_CELL))
+    return nb.number(r"mean -ln p:\s+([\d.]+) nats/char", nb.stdout(NB1, LOSS_CELL))
 
 
 # --- the main path ---------------------------------------------------------------------------------
 
 def test_the_corpus_is_about_a_million_characters():
-    n = _number(r"^([\d,]+) characters", _stdout('tg.load_corpus("shakespeare")'))
-    assert "about a million characters" in _prose("## The text")
+    n = nb.number(r"^([\d,]+) characters", nb.stdout(NB1, 'tg.load_corpus("shakespeare")'))
+    assert "about a million characters" in nb.markdown(NB1, "## The text")
     assert round(n / 1e6) == 1, n
 
 
 def test_the_blind_guess_is_ln_65_nats_and_log2_65_bits_as_printed():
-    out = _stdout("tg.Vocabulary.from_text(text)")
-    V = int(_number(r"^(\d+) characters:", out))
-    ln_v, log2_v = _number(r"ln V\s+= ([\d.]+) nats", out), _number(r"log2 V = ([\d.]+) bits", out)
+    out = nb.stdout(NB1, "tg.Vocabulary.from_text(text)")
+    V = int(nb.number(r"^(\d+) characters:", out))
+    ln_v, log2_v = nb.number(r"ln V\s+= ([\d.]+) nats", out), nb.number(r"log2 V = ([\d.]+) bits", out)
     assert V == 65 and ln_v == round(math.log(V), 3) and log2_v == round(math.log2(V), 3)
-    prose = _prose("Sixty-five classes")
+    prose = nb.markdown(NB1, "Sixty-five classes")
     _rounded(re.search(r"costs about ([\d.]+) nats", prose).group(1), ln_v)
     _rounded(re.search(r"nats, ([\d.]+) bits, per character", prose).group(1), log2_v)
-    learned = _prose("## What we learned")
+    learned = nb.markdown(NB1, "## What we learned")
     assert f"ln {V} = {math.log(V):.2f} nats for a blind guess" in learned
 
 
 def test_the_worked_window_s_true_character_was_the_first_choice_at_the_cost_the_prose_gives():
-    out = _stdout("best.next_distribution(window)")
+    out = nb.stdout(NB1, "best.next_distribution(window)")
     assert out.splitlines()[0].endswith("God s"), "the prose reads the window as the 'a' of 'save'"
     first_choice = re.search(r"top 5: '(.)' ([\d.]+)", out)
     true_next = re.search(r"true next: '(.)', p = ([\d.]+)", out)
-    loss = _number(r"-ln p = ([\d.]+) nats", out)
+    loss = nb.number(r"-ln p = ([\d.]+) nats", out)
     assert first_choice.group(1) == true_next.group(1) == "a", out
     assert abs(-math.log(float(true_next.group(2))) - loss) < 0.002, "-ln p printed does not follow from p"
-    prose = _prose("was the first choice")
+    prose = nb.markdown(NB1, "was the first choice")
     assert "the `a` of *save*, was the first choice" in prose
     _rounded(re.search(r"at only about ([\d.]+)", prose).group(1), float(true_next.group(2)))
     _rounded(re.search(r"costs about ([\d.]+) nats", prose).group(1), loss)
 
 
 def test_the_mean_loss_is_stated_in_nats_bits_and_perplexity_as_printed():
-    out = _stdout(LOSS_CELL)
-    nats, bits = _five_gram_loss(), _number(r"= ([\d.]+) bits/char", out)
-    perplexity, median = _number(r"perplexity:\s+([\d.]+)", out), _number(r"median -ln p: ([\d.]+)", out)
+    out = nb.stdout(NB1, LOSS_CELL)
+    nats, bits = _five_gram_loss(), nb.number(r"= ([\d.]+) bits/char", out)
+    perplexity, median = nb.number(r"perplexity:\s+([\d.]+)", out), nb.number(r"median -ln p: ([\d.]+)", out)
     assert abs(bits - nats / math.log(2)) < 0.002 and abs(perplexity - math.exp(nats)) < 0.01
-    prose = _prose("The 5-gram scores about")
+    prose = nb.markdown(NB1, "The 5-gram scores about")
     _rounded(re.search(r"scores about ([\d.]+) nats", prose).group(1), nats)
     _rounded(re.search(r"nats, ([\d.]+) bits per character", prose).group(1), bits)
     _rounded(re.search(r"among about (\d+) characters", prose).group(1), perplexity)
     _rounded(re.search(r"costs less, about ([\d.]+) nats", prose).group(1), median)
     assert median < nats, "the prose says the surprises pull the mean above the median"
-    learned = _prose("## What we learned")
+    learned = nb.markdown(NB1, "## What we learned")
     _rounded(re.search(r"a 5-gram scores about ([\d.]+) nats", learned).group(1), nats)
     _rounded(re.search(r"nats \(([\d.]+) bits\)", learned).group(1), bits)
 
 
 def test_the_validation_text_has_as_many_characters_as_exercise_2_divides_by():
-    count = _number(r"validation characters: ([\d,]+)", _stdout(LOSS_CELL))
-    assert f"the mean over {count:,.0f} characters" in _prose("## Exercises")
+    count = nb.number(r"validation characters: ([\d,]+)", nb.stdout(NB1, LOSS_CELL))
+    assert f"the mean over {count:,.0f} characters" in nb.markdown(NB1, "## Exercises")
 
 
 def test_each_extra_character_of_context_helps_but_less_and_less():
@@ -151,7 +107,7 @@ def test_each_extra_character_of_context_helps_but_less_and_less():
     gains = [a - b for a, b in pairwise(nats)]
     assert all(g > 0 for g in gains) and all(a > b for a, b in pairwise(gains)), gains
     assert nats[-1] == round(_five_gram_loss(), 3), "the table's 5-gram and the worked mean disagree"
-    prose = _prose("Each extra character of context helps")
+    prose = nb.markdown(NB1, "Each extra character of context helps")
     _rounded(re.search(r"from about ([\d.]+) nats \(1-gram\)", prose).group(1), nats[0])
     _rounded(re.search(r"to ([\d.]+) \(5-gram\)", prose).group(1), nats[-1])
     _rounded(re.search(r"choice among about (\d+) characters", prose).group(1), table["1-gram"][3])
@@ -161,28 +117,28 @@ def test_the_book_s_loss_in_bits_against_shannon_and_the_5_gram_is_what_the_tabl
     table = _table("references = pd.DataFrame(")
     book, shannon, five = (table[k][1] for k in ("the book's LSTM", "Shannon's estimate for English", "5-gram"))
     assert table["the book's LSTM"][0] == 1.5 and shannon == 1.3
-    prose = _prose("1.5 nats is about")
+    prose = nb.markdown(NB1, "1.5 nats is about")
     _rounded(re.search(r"1\.5 nats is about ([\d.]+) bits", prose).group(1), book)
     _rounded(re.search(r"about ([\d.]+) bits above Shannon's", prose).group(1), book - shannon)
     _rounded(re.search(r"about ([\d.]+) bits below our 5-gram", prose).group(1), five - book)
-    assert "estimated that it carries about 0.6 to 1.3 bits per character" in _prose("In 1951 Claude Shannon")
-    learned = _prose("## What we learned")
+    assert "estimated that it carries about 0.6 to 1.3 bits per character" in nb.markdown(NB1, "In 1951 Claude Shannon")
+    learned = nb.markdown(NB1, "## What we learned")
     _rounded(re.search(r"1\.3 bits per character is about ([\d.]+) nats", learned).group(1),
              table["Shannon's estimate for English"][0])
 
 
 def test_the_lstm_starts_at_the_blind_guess_and_one_epoch_leaves_it_above_the_5_gram():
-    out = _stdout(LSTM_CELL)
-    untrained = _number(r"validation, untrained:\s+([\d.]+)", out)
-    average = _number(r"training, epoch average:\s+([\d.]+)", out)
-    after = _number(r"validation, after epoch:\s+([\d.]+)", out)
-    batches = _number(r"nats/char, (\d+) batches", out)
+    out = nb.stdout(NB1, LSTM_CELL)
+    untrained = nb.number(r"validation, untrained:\s+([\d.]+)", out)
+    average = nb.number(r"training, epoch average:\s+([\d.]+)", out)
+    after = nb.number(r"validation, after epoch:\s+([\d.]+)", out)
+    batches = nb.number(r"nats/char, (\d+) batches", out)
     assert abs(untrained - math.log(65)) < 0.05, "an untrained model should score about ln 65"
     assert batches == 10_000 // 128, "the stored run is not a full-mode run of the book's 10,000 windows"
     assert _five_gram_loss() < after < untrained
-    before = _prose("We score it untrained")
+    before = nb.markdown(NB1, "We score it untrained")
     assert f"({batches:.0f} batches of 128" in before
-    prose = _prose("its outputs are nearly equal")
+    prose = nb.markdown(NB1, "its outputs are nearly equal")
     _rounded(re.search(r"nearly equal: about ([\d.]+) nats", prose).group(1), untrained)
     _rounded(re.search(r"about ([\d.]+) here too", prose).group(1), average)
     assert "initial loss of about 3.2" in prose, "the book's figure"
@@ -191,7 +147,7 @@ def test_the_lstm_starts_at_the_blind_guess_and_one_epoch_leaves_it_above_the_5_
 
 
 def test_the_three_loops_wrote_one_greedy_text_that_repeats_itself():
-    out = _stdout("assert ours == reference == fast")
+    out = nb.stdout(NB1, "assert ours == reference == fast")
     greedy = re.search(r"T = 0, all three loops: '(.*)'$", out, re.MULTILINE).group(1)
     words = greedy.replace("\\n", " ").split()
     assert len(greedy.replace("\\n", "\n")) == 40 - len("ROMEO:\n") + 1, greedy
@@ -202,12 +158,12 @@ def test_the_three_loops_wrote_one_greedy_text_that_repeats_itself():
 # --- Going further ---------------------------------------------------------------------------------
 
 def test_the_first_epoch_batch_by_batch_is_what_the_prose_reads_from_it():
-    out = _stdout("unigram_entropy = ")
-    entropy = _number(r"entropy: ([\d.]+) nats", out)
-    first, average = _number(r"first ([\d.]+)", out), _number(r"average ([\d.]+)", out)
+    out = nb.stdout(NB1, "unigram_entropy = ")
+    entropy = nb.number(r"entropy: ([\d.]+) nats", out)
+    first, average = nb.number(r"first ([\d.]+)", out), nb.number(r"average ([\d.]+)", out)
     assert abs(first - math.log(65)) < 0.05, "the first batch should cost the blind guess"
-    assert average == round(_number(r"epoch average:\s+([\d.]+)", _stdout(LSTM_CELL)), 2)
-    prose = _prose("The first batch costs about")
+    assert average == round(nb.number(r"epoch average:\s+([\d.]+)", nb.stdout(NB1, LSTM_CELL)), 2)
+    prose = nb.markdown(NB1, "The first batch costs about")
     _rounded(re.search(r"first batch costs about ([\d.]+) nats", prose).group(1), first)
     _rounded(re.search(r"letter-frequency line \(about ([\d.]+) nats", prose).group(1), entropy)
     _rounded(re.search(r"The epoch's average, about ([\d.]+) nats", prose).group(1), average)
@@ -232,7 +188,7 @@ def test_exercise_1_s_solution_gives_what_longer_n_grams_score(split):
     from textgen_helpers.ngram import NgramModel
 
     vocab, train_ids, val_ids = split
-    solution = " ".join(_prose("## Exercises").split())
+    solution = " ".join(nb.markdown(NB1, "## Exercises").split())
     validation, training = {}, {}
     for order in (5, 6, 7):
         model = NgramModel(order, len(vocab)).fit(train_ids)

@@ -5,64 +5,14 @@ Out of the reader's way: the notebook's main path keeps only the check that teac
 model written out equals tg.build_model)."""
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
 
+import notebook_cells as nb
+
 ROOT = Path(__file__).resolve().parents[1]
 NB3 = ROOT / "notebooks" / "03_stacked_lstm.ipynb"
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _cells() -> list[dict]:
-    return json.loads(NB3.read_text("utf-8"))["cells"]
-
-
-def _source(cell: dict) -> str:
-    return "".join(cell["source"])
-
-
-def _index(needle: str, cell_type: str = "code") -> int:
-    """The position of the one cell of ``cell_type`` whose source contains ``needle``."""
-    found = [i for i, c in enumerate(_cells()) if c["cell_type"] == cell_type and needle in _source(c)]
-    assert len(found) == 1, f"{NB3.name}: {len(found)} {cell_type} cells contain {needle!r}, expected one"
-    return found[0]
-
-
-def _text(cell: dict) -> str:
-    """Everything a code cell showed as text: its stdout and its text/plain outputs, ANSI colours removed."""
-    parts = []
-    for output in cell.get("outputs", []):
-        if output["output_type"] == "stream" and output["name"] == "stdout":
-            parts.append("".join(output["text"]))
-        elif "text/plain" in output.get("data", {}):
-            parts.append("".join(output["data"]["text/plain"]))
-    assert parts, f"{NB3.name}: a cell has no stored output; execute the notebook"
-    return _ANSI.sub("", "\n".join(parts))
-
-
-def _output(needle: str) -> str:
-    return _text(_cells()[_index(needle)])
-
-
-def _markdown_after(needle: str) -> str:
-    """The Markdown cell that reads the output of the code cell containing ``needle``."""
-    cells = _cells()
-    following = cells[_index(needle) + 1]
-    assert following["cell_type"] == "markdown", f"no Markdown cell after the cell with {needle!r}"
-    return _source(following)
-
-
-def _number(pattern: str, text: str) -> float:
-    match = re.search(pattern, text)
-    assert match, f"{pattern!r} not found in {text[:300]!r}"
-    return float(match.group(1).replace(",", ""))
-
-
-def _table_rows(text: str) -> list[list[str]]:
-    """The data rows of a DataFrame's text/plain: whitespace-split, header left out."""
-    return [line.split() for line in text.splitlines()[1:] if line.strip()]
 
 
 def _lstm(i: int, u: int) -> int:
@@ -70,14 +20,14 @@ def _lstm(i: int, u: int) -> int:
 
 
 def _vocab_size() -> int:
-    return int(_number(r"V = (\d+)", _output('V = {V}')))
+    return int(nb.number(r"V = (\d+)", nb.shown_text(NB3, 'V = {V}')))
 
 
 # --- parameters ---------------------------------------------------------------------------------
 
 def _parameter_rows() -> list[dict]:
     rows = []
-    for row in _table_rows(_output('"by the formula"')):
+    for row in nb.text_rows(nb.shown_text(NB3, '"by the formula"')):
         rows.append({"model": row[1], "layer": row[2], "i": int(row[3]), "u": int(row[4]),
                      "by the formula": int(row[-2]), "Keras counts": int(row[-1])})
     return rows
@@ -89,112 +39,112 @@ def test_the_formula_and_keras_count_the_same_parameters_on_every_layer():
     for r in rows:
         expected = _lstm(r["i"], r["u"]) if r["layer"].startswith("lstm") else r["i"] * V + V
         assert r["by the formula"] == expected == r["Keras counts"], r
-    assert "The formula and Keras agree on every layer" in _markdown_after('"by the formula"')
+    assert "The formula and Keras agree on every layer" in nb.source_after(NB3, '"by the formula"')
 
 
 def test_the_256_unit_first_layer_costs_over_three_times_the_128_unit_one_as_the_prose_rounds_it():
     first = {r["model"]: r["Keras counts"] for r in _parameter_rows() if r["layer"] == "lstm_1"}
-    prose = _markdown_after('"by the formula"')
+    prose = nb.source_after(NB3, '"by the formula"')
     assert 3 < first["256,128"] / first["128,128"] < 4 and "over three times" in prose
-    big = _number(r"about ([\d,]+) parameters against", prose)
-    small = _number(r"parameters against ([\d,]+)", prose)
+    big = nb.number(r"about ([\d,]+) parameters against", prose)
+    small = nb.number(r"parameters against ([\d,]+)", prose)
     assert (big, small) == (round(first["256,128"], -4), round(first["128,128"], -3)), (big, small, first)
 
 
 def test_the_summaries_total_the_parameters_the_prose_gives():
-    listing = _output("seq2one.summary()")
-    assert _number(r"Total params: ([\d,]+)", listing) == 239_297
-    assert _number(r"Non-trainable params: ([\d,]+)", listing) == 0
-    assert "239,297 parameters, all trainable" in _markdown_after("seq2one.summary()")
-    seq2seq = _output("seq2seq.summary()")
+    listing = nb.shown_text(NB3, "seq2one.summary()")
+    assert nb.number(r"Total params: ([\d,]+)", listing) == 239_297
+    assert nb.number(r"Non-trainable params: ([\d,]+)", listing) == 0
+    assert "239,297 parameters, all trainable" in nb.source_after(NB3, "seq2one.summary()")
+    seq2seq = nb.shown_text(NB3, "seq2seq.summary()")
     V = _vocab_size()
-    assert _number(r"Trainable params: ([\d,]+)", seq2seq) == 239_297
-    assert _number(r"Non-trainable params: ([\d,]+)", seq2seq) == V * V == 4_225
-    prose = _markdown_after("seq2seq.summary()")
+    assert nb.number(r"Trainable params: ([\d,]+)", seq2seq) == 239_297
+    assert nb.number(r"Non-trainable params: ([\d,]+)", seq2seq) == V * V == 4_225
+    prose = nb.source_after(NB3, "seq2seq.summary()")
     assert "239,297 trainable parameters" in prose and "V × V = 4,225 frozen" in prose
 
 
 def test_each_layer_has_the_shape_the_prose_describes():
-    rows = {row[1]: " ".join(row[2:]) for row in _table_rows(_output('"return_sequences": getattr'))}
+    rows = {row[1]: " ".join(row[2:]) for row in nb.text_rows(nb.shown_text(NB3, '"return_sequences": getattr'))}
     assert rows == {"lstm_1": "True (None, 40, 128)", "lstm_2": "False (None, 128)", "next_char": "(None, 65)"}
-    assert "all 40\nsteps of 128 numbers" in _markdown_after('"return_sequences": getattr')
-    seq2seq = _output("seq2seq.summary()")
+    assert "all 40\nsteps of 128 numbers" in nb.source_after(NB3, '"return_sequences": getattr')
+    seq2seq = nb.shown_text(NB3, "seq2seq.summary()")
     for layer, shape in [("one_hot", "(None, 40, 65)"), ("lstm_1", "(None, 40, 128)"),
                          ("lstm_2", "(None, 40, 128)"), ("next_char", "(None, 40, 65)")]:
         assert re.search(rf"{layer} \(\w+\)\s*│ {re.escape(shape)}", seq2seq), (layer, shape)
 
 
 def test_the_packages_models_have_our_parameters_and_read_windows_of_any_length():
-    rows = {row[0]: row[1:] for row in _table_rows(_output("tg.build_model(V, lstm_layer_sizes, framing=framing)"))
-            if row[0] in ("seq2one", "seq2seq")}
+    shown = nb.shown_text(NB3, "tg.build_model(V, lstm_layer_sizes, framing=framing)")
+    rows = {row[0]: row[1:] for row in nb.text_rows(shown) if row[0] in ("seq2one", "seq2seq")}
     assert int(rows["seq2one"][0]) == 239_297 and int(rows["seq2seq"][0]) == 243_522 == 239_297 + 4_225
     assert " ".join(rows["seq2one"][1:4]) == "(None, None, 65)" and " ".join(rows["seq2seq"][1:3]) == "(None, None)"
-    assert "`None` for the time axis" in _markdown_after("tg.build_model(V, lstm_layer_sizes, framing=framing)")
+    assert "`None` for the time axis" in nb.source_after(NB3, "tg.build_model(V, lstm_layer_sizes, framing=framing)")
 
 
 # --- the untrained loss -------------------------------------------------------------------------
 
 def test_the_untrained_loss_is_about_ln_v_as_the_prose_rounds_it():
-    printed = _output("model.evaluate(x, y")
-    loss = _number(r"untrained loss: (\d+\.\d+) nats/char", printed)
-    ln_v = _number(r"ln V: (\d+\.\d+) nats/char", printed)
+    printed = nb.shown_text(NB3, "model.evaluate(x, y")
+    loss = nb.number(r"untrained loss: (\d+\.\d+) nats/char", printed)
+    ln_v = nb.number(r"ln V: (\d+\.\d+) nats/char", printed)
     assert ln_v == round(math.log(_vocab_size()), 3)
-    prose = _markdown_after("model.evaluate(x, y")
-    assert _number(r"About (\d+\.\d+) nats per character, printed above", prose) == round(loss, 2)
-    tolerance = _number(r"within (\d+\.\d+) nats of ln 65", prose)
+    prose = nb.source_after(NB3, "model.evaluate(x, y")
+    assert nb.number(r"About (\d+\.\d+) nats per character, printed above", prose) == round(loss, 2)
+    tolerance = nb.number(r"within (\d+\.\d+) nats of ln 65", prose)
     assert abs(loss - math.log(65)) < tolerance, (loss, tolerance)
-    bits = _number(r"= (\d+\.\d+) bits/char", printed)
+    bits = nb.number(r"= (\d+\.\d+) bits/char", printed)
     assert abs(bits - loss / math.log(2)) < 0.006
 
 
 # --- generation ---------------------------------------------------------------------------------
 
 def test_the_packages_generators_write_our_300_characters():
-    generated = _output("ours, our_probs = generate_stateful(seed_text, 300)")
+    generated = nb.shown_text(NB3, "ours, our_probs = generate_stateful(seed_text, 300)")
     text = generated.split("\n", 2)[2].removesuffix("\n")  # after the seed line and its blank line
     assert len(text) == 300, len(text)
-    same = _output('"bundle.generate": bundle.generate')
+    same = nb.shown_text(NB3, '"bundle.generate": bundle.generate')
     assert re.search(r"^bundle\.generate\s+True$", same, re.MULTILINE), same
     assert re.search(r"^tg\.generate\s+True$", same, re.MULTILINE), same
-    assert "Both write our 300 characters" in _markdown_after('"bundle.generate": bundle.generate')
+    assert "Both write our 300 characters" in nb.source_after(NB3, '"bundle.generate": bundle.generate')
 
 
 def test_the_packages_probabilities_are_ours_to_about_a_millionth():
-    printed = _output("tg.lstm_trace(bundle")
-    assert _number(r"steps compared: (\d+)", printed) == 300
-    gap = _number(r"largest probability gap: (\d\.\de[-+]\d+)", printed)
-    assert "about a millionth" in _markdown_after("tg.lstm_trace(bundle")
+    printed = nb.shown_text(NB3, "tg.lstm_trace(bundle")
+    assert nb.number(r"steps compared: (\d+)", printed) == 300
+    gap = nb.number(r"largest probability gap: (\d\.\de[-+]\d+)", printed)
+    assert "about a millionth" in nb.source_after(NB3, "tg.lstm_trace(bundle")
     assert round(math.log10(gap)) == -6, gap
 
 
 # --- going further ------------------------------------------------------------------------------
 
 def test_keras_refuses_an_lstm_on_an_input_without_a_time_axis():
-    printed = _output('name="lower"')
+    printed = nb.shown_text(NB3, 'name="lower"')
     assert printed.startswith("ValueError:") and "expected ndim=3, found ndim=2" in printed
-    assert "expected 3 dimensions and found 2" in _markdown_after('name="lower"')
+    assert "expected 3 dimensions and found 2" in nb.source_after(NB3, 'name="lower"')
 
 
 def test_the_one_hot_table_puts_each_rows_1_at_its_characters_id():
-    printed = _output('seq2seq.get_layer("one_hot")')
+    printed = nb.shown_text(NB3, 'seq2seq.get_layer("one_hot")')
     ids = re.search(r"ids: (\[.*\])", printed).group(1)
     assert re.search(r"column of each row's 1: (\[.*\])", printed).group(1) == ids
     assert "one-hot shape: (5, 65)" in printed and "row sums: [1.0, 1.0, 1.0, 1.0, 1.0]" in printed
 
 
 def test_the_gate_table_draws_the_lines_the_prose_names():
-    rows = [row for row in _table_rows(_output("def tfjs_hard_sigmoid"))[1:]]
+    rows = [row for row in nb.text_rows(nb.shown_text(NB3, "def tfjs_hard_sigmoid"))[1:]]
     assert len(rows) == 5
     for x, book, keras_hard, sigmoid in ((float(v) for v in row) for row in rows):
         assert book == round(min(max(0.2 * x + 0.5, 0.0), 1.0), 3), (x, book)
         assert keras_hard == round(min(max(x / 6 + 0.5, 0.0), 1.0), 3), (x, keras_hard)
         assert sigmoid == round(1 / (1 + math.exp(-x)), 3), (x, sigmoid)
-    prose = _source(_cells()[_index("def tfjs_hard_sigmoid") - 1])
+    prose = nb.source(nb.cells(NB3)[nb.index(NB3, "def tfjs_hard_sigmoid") - 1])
     assert "0.2x + 0.5 clipped to [0, 1]" in prose and "x/6 + 0.5" in prose
 
 
 def test_only_input_dropout_keeps_build_models_lstm_on_cudnn():
-    printed = _output("tg.cudnn_blockers(layer)")
+    printed = nb.shown_text(NB3, "tg.cudnn_blockers(layer)")
     verdicts = {}
     for line in printed.split("why not")[0].splitlines():
         match = re.match(r"^(.+?)\s+(yes|no)\s*$", line)
@@ -203,7 +153,7 @@ def test_only_input_dropout_keeps_build_models_lstm_on_cudnn():
     assert verdicts == {"build_model's LSTM": "yes", "dropout=0.2": "yes", "recurrent_dropout=0.2": "no",
                         "activation='relu'": "no", "the book's hardSigmoid": "no", "unroll=True": "no",
                         "use_bias=False": "no", "use_cudnn=False": "no"}, verdicts
-    assert _markdown_after("tg.cudnn_blockers(layer)").startswith("Input dropout keeps the fast kernel.")
+    assert nb.source_after(NB3, "tg.cudnn_blockers(layer)").startswith("Input dropout keeps the fast kernel.")
 
 
 # --- the exercises ------------------------------------------------------------------------------
@@ -211,7 +161,7 @@ def test_only_input_dropout_keeps_build_models_lstm_on_cudnn():
 def test_the_exercise_solutions_give_the_formulas_numbers():
     """The formula is tied to Keras's counts by the stored table (first test); here, each number a
     solution quotes is the formula's."""
-    exercises = _source(_cells()[_index("## Exercises", "markdown")]).split("## Exercises", 1)[1]
+    exercises = nb.source(nb.cell(NB3, "## Exercises", "markdown")).split("## Exercises", 1)[1]
     V = _vocab_size()
     wide_lstm, wide_dense = _lstm(V, 512), 512 * V + V
     deep = [_lstm(V, 128)] + [_lstm(128, 128)] * 3 + [128 * V + V]
