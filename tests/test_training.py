@@ -1,4 +1,8 @@
+import contextlib
+import io
 import math
+import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -26,9 +30,27 @@ def vocab(shakespeare):
     return Vocabulary.from_text(shakespeare.text)
 
 
-def test_training_reports_history_in_nats_and_bits_and_samples_at_four_temperatures(text, vocab):
+@pytest.fixture(scope="module")
+def shared(text, vocab, tmp_path_factory):
+    """One two-epoch run that several tests read (a model trained once, not once per test): printing its lines,
+    with an epoch hook and a Keras callback, and asked to resume from a folder that holds no checkpoint yet."""
+    hook, callback = [], []
+
+    class Spy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            callback.append(logs["val_loss"])
+
+    checkpoint = tmp_path_factory.mktemp("shared") / "none"
+    printed = io.StringIO()
     set_seed(0)
-    run = train(build_model(len(vocab), "32"), vocab, text, epochs=2, verbose=0, **QUICK)
+    with contextlib.redirect_stdout(printed):
+        run = train(build_model(len(vocab), "16"), vocab, text, epochs=2, verbose=1, checkpoint_dir=checkpoint,
+                    resume=True, callbacks=[Spy()], on_epoch_end=lambda run: hook.append(len(run.history)), **QUICK)
+    return SimpleNamespace(run=run, out=printed.getvalue(), hook=hook, callback=callback, checkpoint=checkpoint)
+
+
+def test_training_reports_history_in_nats_and_bits_and_samples_at_four_temperatures(shared):
+    run = shared.run
     history = run.history
     assert list(history.columns) == ["epoch", "complete", "loss", "val_loss", "val_loss_stateful", "fit_loss",
                                      "loss_bits", "val_loss_bits", "val_loss_stateful_bits", "learning_rate",
@@ -117,36 +139,24 @@ def test_a_time_budget_stops_training_early(text, vocab):
     assert run.stopped_early and len(run.history) == 1 and not run.history["complete"].iloc[0]
 
 
-def test_an_epoch_hook_sees_the_run_after_every_epoch(text, vocab):
-    seen = []
-    train(build_model(len(vocab), "16"), vocab, text, epochs=2, verbose=0,
-          on_epoch_end=lambda run: seen.append(len(run.history)), **QUICK)
-    assert seen == [1, 2]
+def test_an_epoch_hook_sees_the_run_after_every_epoch(shared):
+    assert shared.hook == [1, 2]
 
 
-def test_keras_callbacks_see_the_validation_loss(text, vocab):
-    logged = []
-
-    class Spy(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            logged.append(logs["val_loss"])
-
-    run = train(build_model(len(vocab), "16"), vocab, text, epochs=1, verbose=0, callbacks=[Spy()], **QUICK)
-    assert logged == run.history["val_loss"].tolist()
+def test_keras_callbacks_see_the_validation_loss(shared):
+    assert len(shared.callback) == 2 and shared.callback == shared.run.history["val_loss"].tolist()
 
 
-def test_verbose_training_prints_one_line_per_epoch_and_the_samples(text, vocab, capsys):
-    train(build_model(len(vocab), "16"), vocab, text, epochs=1, verbose=1, **QUICK)
-    out = capsys.readouterr().out
-    assert "epoch 1/1  loss " in out and " nats (" in out and "bits)" in out and "chars/s" in out
+def test_verbose_training_prints_one_line_per_epoch_and_the_samples(shared):
+    out = shared.out
+    assert "epoch 1/2  loss " in out and " nats (" in out and "bits)" in out and "chars/s" in out
+    assert "epoch 2/2  loss " in out and out.count("chars/s") == 2
     assert "T=0.25" in out
 
 
-def test_resume_without_a_checkpoint_starts_from_epoch_one(text, vocab, tmp_path, capsys):
-    run = train(build_model(len(vocab), "16"), vocab, text, epochs=1, checkpoint_dir=tmp_path / "none",
-                resume=True, **QUICK)
-    assert run.resumed_from_epoch == 0 and len(run.history) == 1
-    assert "no checkpoint" in capsys.readouterr().out
+def test_resume_without_a_checkpoint_starts_from_epoch_one(shared):
+    assert shared.run.resumed_from_epoch == 0 and shared.run.history["epoch"].tolist() == [1, 2]
+    assert "no checkpoint" in shared.out
 
 
 def test_restart_starts_afresh_only_once_every_other_check_has_passed(text, vocab, tmp_path):
@@ -233,10 +243,17 @@ def test_a_run_interrupted_and_resumed_ends_with_the_weights_of_one_never_interr
     assert resumed_run.samples["text"].tolist() == whole_run.samples["text"].tolist()  # the samples continue too
 
 
+@pytest.fixture(scope="module")
+def model_8(vocab):
+    """A small model that tests about the samples' settings train further, one after the other: on JAX a model
+    compiles its training step once, not once per test."""
+    return build_model(len(vocab), "8")
+
+
 @pytest.mark.parametrize("temperatures, expected", [(0.5, [0.5]), (0, [0.0]), ("0,0.5", [0.0, 0.5]),
                                                     (np.float32(0.25), [0.25]), ((), [])])
-def test_temperatures_can_be_one_several_or_none(text, vocab, temperatures, expected):
-    run = train(build_model(len(vocab), "8"), vocab, text, epochs=1, verbose=0, temperatures=temperatures,
+def test_temperatures_can_be_one_several_or_none(text, vocab, temperatures, expected, model_8):
+    run = train(model_8, vocab, text, epochs=1, verbose=0, temperatures=temperatures,
                 **(QUICK | dict(display_length=10)))
     assert run.samples["temperature"].tolist() == expected
     assert all(len(s) == 10 for s in run.samples["text"])
@@ -289,9 +306,9 @@ def test_training_first_says_how_much_text_each_epoch_scores_and_scores_that_sam
     assert row["val_loss"] != pytest.approx(evaluate_loss(run.model, val_ids, 30), rel=1e-6)  # not the whole tail
 
 
-def test_a_resume_that_would_score_another_sample_is_refused(text, vocab, tmp_path):
+def test_a_resume_that_would_score_another_sample_is_refused(text, vocab, tmp_path, shared):
     # The scored sample steers ReduceLROnPlateau, so the cap is a setting of the run like any other.
-    train(build_model(len(vocab), "16"), vocab, text, epochs=1, verbose=0, checkpoint_dir=tmp_path / "c", **QUICK)
+    shutil.copytree(shared.checkpoint, tmp_path / "c")  # the shared run's checkpoint, after epoch 2
     with pytest.raises(ValueError, match="max_validation_windows: 8000 in the checkpoint, 50 now"):
-        train(build_model(len(vocab), "16"), vocab, text, epochs=2, verbose=0, checkpoint_dir=tmp_path / "c",
+        train(build_model(len(vocab), "16"), vocab, text, epochs=3, verbose=0, checkpoint_dir=tmp_path / "c",
               resume=True, max_validation_windows=50, **QUICK)
