@@ -104,13 +104,19 @@ test: $(STAMP) $(NPM_STAMP)
 		fi
 
 # The backend suite alone: the tests of everything that runs a model, on JAX, then on PyTorch where it is installed.
+# PyTorch runs one thread per test process (OMP_NUM_THREADS=1; PYTEST_WORKERS processes already fill the cores):
+# with its default of a thread per core, beside the TensorFlow suite its threads spun waiting for each other, and
+# tests/test_training.py took 62 CPU-seconds instead of 24.
+TORCH_THREADS := OMP_NUM_THREADS=1
 backend-suites: $(STAMP)
 	@echo "make test: the backend suite on $(call version,2), TensorFlow blocked"
 	KERAS_BACKEND=jax $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider $(BACKEND_TESTS)
 	@if $(HAS_TORCH); then \
 		echo "make test: the backend suite on $(call version,3), TensorFlow blocked"; \
-		echo "KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider $(BACKEND_TESTS)"; \
-		KERAS_BACKEND=torch $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider $(BACKEND_TESTS); \
+		echo "KERAS_BACKEND=torch $(TORCH_THREADS) $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider" \
+			"$(BACKEND_TESTS)"; \
+		KERAS_BACKEND=torch $(TORCH_THREADS) $(NO_TENSORFLOW) $(BIN)/python -m pytest $(XDIST) -p no:cacheprovider \
+			$(BACKEND_TESTS); \
 	fi
 
 demo: $(STAMP)
