@@ -1,8 +1,9 @@
 """Generation speed, side by side: the old TensorFlow-only FastGenerator against the new one (one
-``keras.ops`` step, textgen_helpers/step.py) on TensorFlow and on JAX, on this machine's CPU.
+``keras.ops`` step, textgen_helpers/step.py) on TensorFlow, JAX and PyTorch, on this machine's CPU.
 
     python bench/generation_backends.py                      # 1, 4 and 8 rows x 1,024 characters
     python bench/generation_backends.py --rounds 3 --repeats 7 --length 2048
+    python bench/generation_backends.py --load 3            # load time instead: 3 fresh processes a backend
 
 Keras fixes its backend once per process, so every generator runs in a process of its own; the
 rounds alternate between them, so that a machine busy with something else slows each of them alike.
@@ -10,6 +11,8 @@ The old generator is textgen_helpers/generation.py as it was at ``--old`` (the l
 rewrite), read with ``git show`` and loaded as a module of the package. Every case first generates
 once, uncounted (it compiles), then ``--repeats`` times; a case's rate is the median over all rounds,
 in characters per second (rows x length / seconds), of the shipped bundle (2 x 128 LSTMs, 65 characters).
+``--load N`` times instead a fresh process that imports the package and loads the shipped bundle, start
+to exit, N times a backend, the backends taking turns, and prints each backend's median.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from textgen_helpers.runtime import cpu_model  # noqa: E402  (stdlib only: impor
 
 OLD_REVISION = "70459c0"  # the last commit with the TensorFlow-only generator
 GENERATORS = {"old TensorFlow": ("tensorflow", "old"), "new TensorFlow": ("tensorflow", "new"),
-              "new JAX": ("jax", "new")}
+              "new JAX": ("jax", "new"), "new PyTorch": ("torch", "new")}
 TEMPERATURES = [0.5, 1.0, 0.25, 0.75, 1.5, 0.5, 1.0, 0.75]  # the first ``rows`` of them
 
 
@@ -44,8 +47,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="rounds over the generators (default 2)")
     parser.add_argument("--old", default=OLD_REVISION,
                         help=f"git revision of the old generator (default {OLD_REVISION})")
+    parser.add_argument("--load", type=int, metavar="N", help="time N fresh processes a backend loading the bundle")
     parser.add_argument("--child", choices=["old", "new"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.load:
+        load_times(args.load)
+        return
     rows = [int(r) for r in args.rows.split(",")]
     if args.child:
         print(json.dumps(child(args.child, args.old, rows, args.length, args.repeats)))
@@ -67,6 +74,24 @@ def main() -> None:
         rates = "".join(f"{r * args.length / statistics.median(times[name][r]):>14,.0f}" for r in rows)
         print(f"{name:<16} {versions[name]:<22}{rates}")
     print("(characters per second, all rows together)")
+
+
+LOAD = "import textgen_helpers; from textgen_helpers.bundle import shipped_bundle; shipped_bundle()"
+
+
+def load_times(processes: int) -> None:
+    """Seconds from start to exit of a process that imports the package and loads the shipped bundle."""
+    backends = list(dict.fromkeys(backend for backend, which in GENERATORS.values() if which == "new"))
+    seconds: dict[str, list[float]] = {backend: [] for backend in backends}
+    for _ in range(processes):
+        for backend in backends:
+            env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", LOAD], env=env, cwd=ROOT, check=True)
+            seconds[backend].append(time.perf_counter() - start)
+    print(f"CPU: {cpu_model()} ({os.cpu_count()} cores); import the package and load the shipped bundle, seconds")
+    for backend, times in seconds.items():
+        print(f"{backend:<11} median {statistics.median(times):.2f} s of {', '.join(f'{t:.2f}' for t in times)}")
 
 
 def run_child(backend: str, which: str, args) -> dict:
@@ -99,7 +124,8 @@ def child(which: str, revision: str, rows: list[int], length: int, repeats: int)
     versions = backend_versions()
     backend = versions["backend"]
     label = f"{ {'tensorflow': 'TensorFlow', 'jax': 'JAX', 'torch': 'PyTorch'}[backend]} {versions[backend]}"
-    return {"seconds": seconds, "versions": label + (", XLA" if generator.jit_compile else "")}
+    return {"seconds": seconds, "versions": label + (", XLA" if generator.jit_compile else
+                                                     ", eager" if backend == "torch" else "")}
 
 
 def old_generation(revision: str):

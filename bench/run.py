@@ -965,23 +965,27 @@ def backends_section(results: dict) -> list[str]:
         return []
     lines = ["## Keras backends on a CPU", "",
              f"The same package on each backend, on {b['cpu']} (Keras {b['keras']}, TensorFlow {b['tensorflow']}, JAX "
-             f"{b['jax']}), {b['date']}; {b['note']}. PyTorch: {b['torch']}.", "",
-             "| measure | TensorFlow before (tf.data stream, TensorFlow-only generator) | TensorFlow | JAX |",
-             "|---|---:|---:|---:|"]
-    t, g1, g8 = b["training"], b["generation_1_row"], b["generation_8_rows"]
+             f"{b['jax']}, PyTorch {b['torch']}), {b['date']}; {b['note']}.", "",
+             "| measure | TensorFlow before (tf.data stream, TensorFlow-only generator) | TensorFlow | JAX | PyTorch |",
+             "|---|---:|---:|---:|---:|"]
+    t, g1, g8, load = b["training"], b["generation_1_row"], b["generation_8_rows"], b["load_seconds"]
     lines.append("| Training, 128,128 seq2seq, windows of 60, batch 128: predicted characters/s "
                  f"(`{b['training_command']}`) | {t['tensorflow_tf_data_before']:,} | {t['tensorflow']:,} | "
-                 f"{t['jax']:,} |")
+                 f"{t['jax']:,} | {t['torch']:,} |")
     lines.append("| Generation from the shipped model, 1 row x 1,024 characters: characters/s "
                  f"(`{b['generation_command']}`) | {g1['tensorflow_before']:,} | {g1['tensorflow']:,} | {g1['jax']:,} "
-                 "|")
+                 f"| {g1['torch']:,} |")
     lines.append(f"| Generation, 8 rows x 1,024 characters: characters/s, all rows | {g8['tensorflow_before']:,} | "
-                 f"{g8['tensorflow']:,} | {g8['jax']:,} |")
-    lines.append("| Load: import the package and the shipped bundle, seconds (median of 3 fresh processes) | - | "
-                 f"{b['load_seconds']['tensorflow']:g} | {b['load_seconds']['jax']:g} |")
-    lines += ["", "On TensorFlow the NumPy window stream trains as fast as the old `tf.data` one (paired ratio 1.00 in "
-              "`bench/window_stream.py`), and the `keras.ops` generator is as fast as the TensorFlow-only one it "
-              "replaced; JAX generates faster and trains about a tenth slower on this CPU.", ""]
+                 f"{g8['tensorflow']:,} | {g8['jax']:,} | {g8['torch']:,} |")
+    lines.append("| Load: import the package and the shipped bundle, seconds (median of 3 fresh processes, "
+                 f"`{b['load_command']}`) | - | {load['tensorflow']:g} | {load['jax']:g} | {load['torch']:g} |")
+    lines += ["", "On TensorFlow the NumPy window stream trains at least as fast as the old `tf.data` one (paired "
+              "ratio 1.08 in `bench/window_stream.py`); in this run the `keras.ops` generator was slower than the "
+              "TensorFlow-only one it replaced (0.6x at 1 row, 0.8x at 8; the run of 2026-12-04 found them equal). "
+              "JAX generates fastest and trains about a seventh slower than TensorFlow. PyTorch, which generates "
+              "eagerly, one step at a time, generates 20 to 90 times slower than TensorFlow and trained 16 times "
+              "slower, though in its one quiet round (31,259 characters/s) as fast as the others: its rates suffer "
+              "most when other work takes a core. All three load in 5 to 6 seconds.", ""]
     return lines
 
 

@@ -1,7 +1,10 @@
 """Bench: training throughput with the NumPy window stream against the tf.data stream it replaced.
 
-    python bench/window_stream.py            # 6 rounds (about 15 minutes on 2 CPU cores)
-    python bench/window_stream.py --quick    # 2 short rounds (about 4 minutes)
+    python bench/window_stream.py            # 6 rounds (about 15 minutes on 2 CPU cores, then PyTorch's)
+    python bench/window_stream.py --quick    # 2 short rounds (about 4 minutes, then PyTorch's)
+
+PyTorch's rounds took 24 minutes more on a busy machine, most likely as its two CPU threads wait on each
+other when other work takes a core (1,215 to 31,259 characters/s between rounds of one run).
 
 A 128,128 sequence-to-sequence model (sample_len 60, batch 128, RMSprop) trains on tiny Shakespeare,
 fed by:
@@ -14,9 +17,10 @@ fed by:
 * ``PyDataset, Keras's adapter`` and ``PyDataset, 2 threads``: the same stream handed to ``fit`` as
   it is, which Keras wraps in ``from_generator`` with ``prefetch(AUTOTUNE)`` (one worker) or feeds
   from its own thread pool and queue (``workers=2``), for comparison;
-* ``stream on JAX``: the stream handed to ``fit`` on the JAX backend, as ``train`` does there;
+* ``stream on JAX`` and ``stream on PyTorch``: the stream handed to ``fit`` on the JAX or PyTorch
+  backend, as ``train`` does there;
 * ``one batch, repeated``: the stream's first batch over and over (``from_tensors(...).repeat()`` on
-  TensorFlow, a generator on JAX): what the model trains at when feeding it costs nothing.
+  TensorFlow, a generator on JAX and PyTorch): what the model trains at when feeding it costs nothing.
 
 Each backend runs in its own subprocess. In the TensorFlow one the feeds take turns on the same
 model, one ``fit`` each per round (after a round that warms them up), so that a busy minute of the
@@ -24,7 +28,7 @@ machine falls on all of them; ``vs HEAD`` is the median over rounds of each roun
 trains one timed epoch, then stops two steps into the next: ``stop`` is the time from that stop to
 ``fit``'s return and ``gc.collect()``'s end (the autotuner's stall, see TESTING-NOTES). Predicted
 characters per second are ``steps x batch x sample_len`` over the epoch's wall-clock time. The
-stream's first batches are hashed on both backends: the same seed must give the same windows.
+stream's first batches are hashed on every backend: the same seed must give the same windows.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 from textgen_helpers.runtime import cpu_model  # noqa: E402  (stdlib only: imports no backend)
 
 SAMPLE_LEN, BATCH, SAMPLE_STEP, LAYERS, SEED = 60, 128, 3, "128,128", 0
+BACKENDS = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}  # each in a process of its own, in turn
 
 
 def main(argv=None) -> int:
@@ -66,12 +71,12 @@ def main(argv=None) -> int:
     print(f"CPU: {cpu_model()} ({os.cpu_count()} cores), Python {platform.python_version()}")
     print(f"{LAYERS} seq2seq, sample_len {SAMPLE_LEN}, batch {BATCH}: {rounds} rounds of one {steps}-step epoch per "
           f"feed", flush=True)
-    results = {backend: run_child(backend, rounds, steps) for backend in ("tensorflow", "jax")}
-    feeds = {**results["tensorflow"]["feeds"], **results["jax"]["feeds"]}
+    results = {backend: run_child(backend, rounds, steps) for backend in BACKENDS}
+    feeds = {name: feed for r in results.values() for name, feed in r["feeds"].items()}
     summary = summarise(feeds)
     print_table(summary, {backend: r["versions"] for backend, r in results.items()})
-    same = results["tensorflow"]["windows_sha256"] == results["jax"]["windows_sha256"]
-    print(f"same windows on TensorFlow and JAX (first 10 batches, seed {SEED}): {'yes' if same else 'NO'}")
+    same = len({r["windows_sha256"] for r in results.values()}) == 1
+    print(f"same windows on TensorFlow, JAX and PyTorch (first 10 batches, seed {SEED}): {'yes' if same else 'NO'}")
     if args.json:
         args.json.write_text(json.dumps({"cpu": cpu_model(), "cores": os.cpu_count(), "rounds": rounds, "steps": steps,
                                          "summary": summary, "results": results, "same_windows": same}, indent=1))
@@ -97,7 +102,7 @@ def summarise(feeds: dict[str, dict]) -> dict:
             "chars_per_second_median": round(statistics.median(rates)),
             "chars_per_second_min": round(min(rates)),
             "chars_per_second_max": round(max(rates)),
-            # Paired with the baseline's run of the same round (TensorFlow only: JAX ran at another time).
+            # Paired with the baseline's run of the same round (TensorFlow only: the others ran at another time).
             "vs_head_median": (round(statistics.median(r / b for r, b in zip(rates, base, strict=True)), 3)
                                if feed["backend"] == "tensorflow" else None),
             "batch_microseconds": round(feed["batch_microseconds"], 1),
@@ -164,7 +169,8 @@ def child(rounds: int, steps: int) -> dict:
         fixed = tf.data.Options()
         fixed.autotune.enabled = False
     else:
-        makers = {"stream on JAX": stream, "one batch, repeated (JAX)": lambda: repeated(stream()[0])}
+        label = BACKENDS[backend]
+        makers = {f"stream on {label}": stream, f"one batch, repeated ({label})": lambda: repeated(stream()[0])}
     feeds = {name: {"backend": backend, "batch_microseconds": batch_microseconds(make()), "chars_per_second": [],
                     "stop_seconds": []} for name, make in makers.items()}
     model = build_model(len(vocab), LAYERS)
