@@ -77,7 +77,7 @@ def test_the_live_runs_reading_is_what_it_printed_and_what_the_benchmark_found()
     printed = nb.stdout(NB4, "live = tg.train(")
     minutes, nats = nb.number(r"trained: ([\d.]+) min", printed), nb.number(r"validation loss: ([\d.]+) nats", printed)
     ngram, share = nb.number(r"5-gram: ([\d.]+)\)", printed), nb.number(r"real words at T = 0.5: ([\d.]+)", printed)
-    prose = nb.markdown(NB4, "On this machine the live run")
+    prose = nb.markdown(NB4, "Here the run trained for about")
     assert f"trained for about {minutes:.1f} minutes" in prose
     assert f"ended at about {nats:.2f} nats" in prose
     assert f"{'below' if nats < ngram else 'above'} the 5-gram's {ngram:.2f}" in prose

@@ -136,9 +136,9 @@ def test_the_guide_and_the_readme_name_the_machine_and_the_total_of_the_stored_r
 
 
 def test_no_cell_runs_longer_than_the_readme_promises():
-    assert "No training cell runs longer than about two minutes" in (ROOT / "README.md").read_text("utf-8")
+    assert "No training cell runs longer than about three minutes" in (ROOT / "README.md").read_text("utf-8")
     longest = {p.name: longest_cell_seconds(p) for p in NOTEBOOKS}
-    assert max(longest.values()) <= 150, f"a cell took over two and a half minutes in its stored run: {longest}"
+    assert max(longest.values()) <= 180, f"a cell took over three minutes in its stored run: {longest}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
