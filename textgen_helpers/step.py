@@ -160,8 +160,8 @@ def compile_function(function: Callable, *, jit_compile: bool | None = None) -> 
     import torch
 
     # Plain eager, without autograd's bookkeeping: simple and safe. torch.compile may well be faster
-    # (on a GPU especially), but it has not been measured here (no PyTorch on the machines this was
-    # written on), and it compiles slowly and for every new shape.
+    # (on a GPU especially), but it has not been tried here, and it compiles slowly and for every new
+    # shape; eager generation is the slowest of the three backends on a CPU (docs/benchmarks.md).
     @functools.wraps(function)
     def eager(*args, **kwargs):
         args, kwargs = keras.tree.map_structure(_as_tensor, (args, kwargs))  # NumPy in, as the other two accept
