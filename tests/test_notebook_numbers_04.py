@@ -73,6 +73,15 @@ def test_the_hand_written_fit_is_described_by_its_printed_loss():
     assert f"about {printed:.1f} nats per character after epoch 2" in nb.markdown(NB4, "**Why so slow?**")
 
 
+def test_the_stored_run_wrote_only_spaces_at_t_0_after_its_first_epoch_as_the_prose_says():
+    from textgen_helpers import load_book_run
+
+    samples = load_book_run()["samples"]
+    greedy = samples[samples["temperature"] == 0].set_index("epoch")["text"]
+    assert not greedy[1].strip() and greedy[2].strip()
+    assert "wrote only spaces at T = 0 after its first epoch" in nb.markdown(NB4, "**Why so slow?**")
+
+
 def test_the_live_runs_reading_is_what_it_printed_and_what_the_benchmark_found():
     printed = nb.stdout(NB4, "live = tg.train(")
     minutes, nats = nb.number(r"trained: ([\d.]+) min", printed), nb.number(r"validation loss: ([\d.]+) nats", printed)
