@@ -90,7 +90,7 @@ test: $(STAMP) $(NPM_STAMP)
 	@echo "make test: the whole suite on $(call version,1); beside it, at low priority, the backend suite" \
 		"(output in $(BACKEND_LOG), shown after)"
 	@nice -n 19 $(MAKE) --no-print-directory backend-suites > $(BACKEND_LOG) 2>&1 & backends=$$!; \
-		$(BIN)/python -m pytest $(XDIST); tensorflow=$$?; \
+		$(BIN)/python -m pytest $(XDIST) --durations=15; tensorflow=$$?; \
 		wait $$backends; others=$$?; \
 		cat $(BACKEND_LOG); \
 		test $$tensorflow -eq 0 -a $$others -eq 0 || { echo "make test: FAILED (the whole suite: exit $$tensorflow;" \
