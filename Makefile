@@ -5,8 +5,9 @@
 #                installed (CI installs torch==2.13.0), with TensorFlow blocked (make backend-suites runs it alone);
 #                its last line names the backends and versions that ran
 # Both install the package with its tensorflow, jax, notebooks, test and browser extras into .venv (make install
-# does only that), with uv: the versions pip would choose, downloaded and unpacked in parallel, in seconds rather
-# than pip's minutes (behind a proxy with its own certificates, set UV_NATIVE_TLS=1).
+# does only that), with uv: the versions pip would choose, downloaded, unpacked and compiled to bytecode in parallel,
+# in seconds rather than pip's minutes (behind a proxy with its own certificates, set UV_NATIVE_TLS=1). Compiled
+# ahead, as pip does: where PYTHONDONTWRITEBYTECODE is set, every process would compile TensorFlow again.
 # Others:
 #   make demo       train a small model for two minutes from the command line and print its text
 #   make notebooks  re-execute the notebooks in full mode, storing their outputs (about 12 minutes)
@@ -48,7 +49,8 @@ RECOMMENDED := --lstm-layer-size 128,128 --sample-len 32 --dropout 0.1 --clipnor
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --quiet -e '.[tensorflow,jax,notebooks,test,browser]' --python $(BIN)/python
+	$(BIN)/uv pip install --quiet -e '.[tensorflow,jax,notebooks,test,browser]' --python $(BIN)/python \
+		--compile-bytecode
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -83,7 +83,8 @@ def colab(tmp_path_factory, require_pypi):
     # Colab's preinstalled packages, at its versions: with uv where make install put it beside this Python (the same
     # wheels, in a fraction of pip's time), else with pip. The set-up cell's own %pip install is pip, as on Colab.
     uv = shutil.which("uv", path=str(Path(sys.executable).parent))
-    installer = [uv, "pip", "install", "--python", venv_python] if uv else [venv_python, "-m", "pip", "install"]
+    installer = ([uv, "pip", "install", "--python", venv_python, "--compile-bytecode"] if uv
+                 else [venv_python, "-m", "pip", "install"])
     subprocess.run([*installer, "--quiet", *(f"{name}=={version}" for name, version in COLAB.items()),
                     *PRE_INSTALLED], check=True, capture_output=True, text=True)
     (tmp / "cell.py").write_text(_setup_cell(), "utf-8")
